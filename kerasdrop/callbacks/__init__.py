@@ -1,0 +1,3 @@
+"""Keras callbacks that drive and measure dropout."""
+
+from kerasdrop.callbacks.dropout_scheduler import DropoutScheduler

@@ -1,0 +1,230 @@
+"""A callback that drives kerasdrop rates from schedules during `fit`."""
+
+import math
+
+import keras
+from keras import ops
+
+from kerasdrop import _compat
+from kerasdrop import schedules as schedules_lib
+
+_UNITS = ("epoch", "batch")
+
+
+def find_rates(model):
+    """Lists every schedulable dropout rate in a model.
+
+    A layer that wraps a kerasdrop cell or layer exposes the inner rates
+    under its own name, so each rate variable is listed once, under the
+    outermost layer that exposes it.
+
+    Args:
+        model: A Keras layer or model.
+
+    Returns:
+        A dict from layer name to a dict from rate name to its variable, in
+        the order of `model`'s layers.
+
+    Examples:
+
+    >>> model = keras.Sequential(
+    ...     [keras.Input((4,)), kerasdrop.ScheduledDropout(0.1, name="drop")]
+    ... )
+    >>> {name: list(rates) for name, rates in find_rates(model).items()}
+    {'drop': ['rate']}
+    """
+    found = {}
+    seen = set()
+    for layer in _compat.flatten_layers(model):
+        rates = getattr(layer, "dropout_rates", None)
+        if not rates:
+            continue
+        fresh = {k: v for k, v in rates.items() if id(v) not in seen}
+        seen.update(id(v) for v in rates.values())
+        if fresh:
+            found.setdefault(layer.name, {}).update(fresh)
+    return found
+
+
+class DropoutScheduler(keras.callbacks.Callback):
+    """Sets kerasdrop dropout rates from schedules during training.
+
+    At the start of every epoch (`unit="epoch"`) or batch (`unit="batch"`)
+    the callback computes each rate from its schedule and assigns it to the
+    layer's rate variable, so the compiled train step uses it without being
+    traced again. The step is taken from Keras's own counters — the epoch
+    index, or the optimizer's iteration count — so `initial_epoch`, a resumed
+    run and `keras.callbacks.BackupAndRestore` land on the same rates as an
+    uninterrupted run. The current rates are written into `logs` under
+    `"<layer name>/<rate name>"` (for example `"dropout/rate"`), so History,
+    CSVLogger and TensorBoard record them.
+
+    Args:
+        schedule: One schedule for every selected rate, or a dict from layer
+            name to schedule, or from layer name to a dict from rate name
+            (`"rate"`, `"cell_rate"`, ...) to schedule. A schedule is a
+            `kerasdrop.schedules` object, a Keras `LearningRateSchedule`, a
+            callable `step -> rate` or a number.
+        layers: With a single schedule, the names of the layers it drives;
+            `None` (the default) drives every kerasdrop rate in the model.
+        unit: `"epoch"` or `"batch"`: what a step of the schedule is.
+        verbose: 0 for quiet, 1 to print each change of rate.
+
+    Examples:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((8,)),
+    ...     keras.layers.Dense(8),
+    ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> scheduler = kerasdrop.callbacks.DropoutScheduler(
+    ...     kerasdrop.schedules.Linear(0.5, 0.0, duration=2)
+    ... )
+    >>> x, y = np.ones((16, 8)), np.ones((16, 1))
+    >>> history = model.fit(x, y, epochs=3, callbacks=[scheduler], verbose=0)
+    >>> history.history["dropout/rate"]
+    [0.5, 0.25, 0.0]
+    """
+
+    def __init__(self, schedule, layers=None, unit="epoch", verbose=0):
+        super().__init__()
+        if unit not in _UNITS:
+            raise ValueError(
+                "Invalid value received for argument `unit`. Expected one of "
+                f"{_UNITS}. Received: unit={unit!r}"
+            )
+        if isinstance(layers, str):
+            layers = [layers]
+        if layers is not None:
+            if isinstance(schedule, dict) and not _is_config(schedule):
+                raise ValueError(
+                    "Pass either a dict of schedules or `layers`, not both. "
+                    f"Received: layers={layers}"
+                )
+            layers = list(layers)
+        if isinstance(schedule, dict) and not _is_config(schedule):
+            if not schedule:
+                raise ValueError(
+                    "Invalid value received for argument `schedule`. "
+                    "Expected a schedule or a non-empty dict. "
+                    "Received: schedule={}"
+                )
+            self._by_layer = {
+                name: _get_per_rate(value) for name, value in schedule.items()
+            }
+        else:
+            self._by_layer = None
+            schedule = schedules_lib.get(schedule)
+        self.schedule = schedule
+        self.layers = layers
+        self.unit = unit
+        self.verbose = verbose
+        self._targets = []
+        self._current = {}
+        self._epoch_start_step = 0
+
+    def _resolve(self):
+        available = find_rates(self.model)
+        if not available:
+            raise ValueError(
+                "DropoutScheduler found no schedulable dropout rate in the "
+                f"model '{self.model.name}'. Use kerasdrop layers such as "
+                "`kerasdrop.ScheduledDropout`; Keras's own dropout layers "
+                "keep their rate fixed."
+            )
+        if self._by_layer is None:
+            names = self.layers if self.layers is not None else available
+            wanted = {name: self.schedule for name in names}
+        else:
+            wanted = self._by_layer
+        targets = []
+        for layer_name, schedule in wanted.items():
+            if layer_name not in available:
+                raise ValueError(
+                    f"Unknown layer name '{layer_name}' for DropoutScheduler. "
+                    "Layers with schedulable rates in this model: "
+                    f"{sorted(available)}"
+                )
+            rates = available[layer_name]
+            per_rate = (
+                schedule
+                if isinstance(schedule, dict)
+                else dict.fromkeys(rates, schedule)
+            )
+            for rate_name, rate_schedule in per_rate.items():
+                if rate_name not in rates:
+                    raise ValueError(
+                        f"Unknown rate name '{rate_name}' for layer "
+                        f"'{layer_name}'. Its rates are: {sorted(rates)}"
+                    )
+                key = f"{layer_name}/{rate_name}"
+                targets.append((key, rates[rate_name], rate_schedule))
+        return targets
+
+    def on_train_begin(self, logs=None):
+        self._targets = self._resolve()
+        self._current = {
+            key: float(ops.convert_to_numpy(variable))
+            for key, variable, _ in self._targets
+        }
+
+    def _apply(self, step):
+        new_values = {}
+        # Validate every value before assigning any, so an error leaves all
+        # rates as they were.
+        for key, _, schedule in self._targets:
+            value = schedules_lib.evaluate(schedule, step)
+            if math.isnan(value) or not 0.0 <= value <= 1.0:
+                layer_name, rate_name = key.rsplit("/", 1)
+                raise ValueError(
+                    f"The schedule for rate '{rate_name}' of layer "
+                    f"'{layer_name}' returned an invalid rate at {self.unit} "
+                    f"{step}: {value}. Expected a float between 0 and 1. "
+                    f"The rate stays at {self._current[key]}."
+                )
+            new_values[key] = value
+        for key, variable, _ in self._targets:
+            value = new_values[key]
+            if value != self._current[key]:
+                variable.assign(value)
+                if self.verbose:
+                    io_print(
+                        f"DropoutScheduler: {self.unit} {step}: {key} "
+                        f"set to {value:.6g}."
+                    )
+                self._current[key] = value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.unit == "epoch":
+            self._apply(epoch)
+        else:
+            iterations = self.model.optimizer.iterations
+            self._epoch_start_step = int(ops.convert_to_numpy(iterations))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.unit == "batch":
+            self._apply(self._epoch_start_step + batch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.unit == "batch" and logs is not None:
+            logs.update(self._current)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self._current)
+
+
+def io_print(message):
+    print(message)
+
+
+def _is_config(value):
+    return isinstance(value, dict) and "class_name" in value
+
+
+def _get_per_rate(value):
+    if isinstance(value, dict) and not _is_config(value):
+        return {name: schedules_lib.get(s) for name, s in value.items()}
+    return schedules_lib.get(value)

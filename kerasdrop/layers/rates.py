@@ -1,0 +1,149 @@
+"""Dropout rates that live in the compiled graph.
+
+Keras stores `Dropout.rate` as a Python float, so the value is frozen into the
+train step when `fit` traces it. kerasdrop keeps every rate as a non-trainable
+float32 variable of its layer instead, the way an optimizer keeps its learning
+rate: a schedule changes it with `assign`, the compiled step reads it, and
+nothing is traced again.
+
+Rate variables are layer *state*, like the state of a `SeedGenerator`: they
+are in `layer.variables` and `layer.non_trainable_variables` (so every backend
+and distribution strategy carries them through compiled steps) and they are
+saved in `.keras` files, but they are not in `layer.weights`. A model built
+with kerasdrop layers therefore has the same `get_weights()` list as the same
+model built with Keras's own layers.
+"""
+
+import math
+import numbers
+
+import numpy as np
+from keras import ops
+
+
+def validate_rate(value, name="rate"):
+    """Returns `value` as a float in [0, 1], or raises a clear error.
+
+    Args:
+        value: The candidate rate: a Python or NumPy real number, or a scalar
+            tensor.
+        name: The argument name to use in error messages.
+
+    Returns:
+        The rate as a Python float.
+
+    Raises:
+        TypeError: if `value` is not a real number.
+        ValueError: if `value` is NaN or outside [0, 1].
+
+    Examples:
+
+    >>> validate_rate(0.25)
+    0.25
+    >>> validate_rate(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid value received for argument `rate`. Expected a float between 0 and 1. Received: rate=1.5
+    """  # noqa: E501
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise TypeError(
+            f"Invalid type received for argument `{name}`. Expected a float "
+            f"between 0 and 1. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if not isinstance(value, numbers.Real):
+        try:
+            array = np.asarray(ops.convert_to_numpy(value))
+        except Exception:
+            array = None
+        if array is None or array.shape != () or array.dtype.kind not in "fiu":
+            raise TypeError(
+                f"Invalid type received for argument `{name}`. Expected a "
+                f"float between 0 and 1. Received: {name}={value!r} "
+                f"of type {type(value).__name__}"
+            )
+        value = array.item()
+    value = float(value)
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected a float "
+            f"between 0 and 1. Received: {name}={value}"
+        )
+    return value
+
+
+class Rate:
+    """A class attribute that exposes a rate variable as a float property.
+
+    Reading `layer.rate` gives the current value as a Python float; assigning
+    `layer.rate = 0.3` validates the value and assigns it to the variable, so
+    the change reaches already-compiled `fit`/`predict` functions. The first
+    assignment (in `__init__`) creates the variable. Inside `call`, read the
+    variable itself (`self.dropout_rates["rate"]`), never the float.
+
+    Args:
+        doc: Docstring of the property.
+    """
+
+    def __init__(self, doc=None):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        variable = layer.__dict__.get("_dropout_rate_variables", {}).get(
+            self.name
+        )
+        if variable is None:  # Not created yet: `__init__` is running.
+            return None
+        return float(ops.convert_to_numpy(variable))
+
+    def __set__(self, layer, value):
+        value = validate_rate(value, self.name)
+        variables = layer.__dict__.setdefault("_dropout_rate_variables", {})
+        if self.name in variables:
+            variables[self.name].assign(value)
+            return
+        variables[self.name] = layer.add_weight(
+            shape=(),
+            initializer=_constant(value),
+            dtype="float32",
+            trainable=False,
+            autocast=False,
+            name=self.name,
+        )
+
+
+def _constant(value):
+    import keras
+
+    return keras.initializers.Constant(value)
+
+
+class RateMixin:
+    """Gives a Keras layer schedulable dropout rates.
+
+    Declare each rate as a class attribute, `rate = Rate()`, and assign it in
+    `__init__` after `super().__init__()`. The mixin then provides:
+
+    - `dropout_rates`: a mapping from rate name to its float32 variable, which
+      is what `kerasdrop.callbacks.DropoutScheduler` drives;
+    - `weights` without the rate variables, so `get_weights()` and
+      `set_weights()` match the equivalent Keras layer.
+
+    A layer that wraps another kerasdrop layer (an RNN around a cell, say)
+    exposes the inner rates by overriding `dropout_rates`.
+    """
+
+    @property
+    def dropout_rates(self):
+        """Dict from rate name to the non-trainable float32 rate variable."""
+        return dict(self.__dict__.get("_dropout_rate_variables", {}))
+
+    @property
+    def weights(self):
+        rate_ids = {id(v) for v in self.dropout_rates.values()}
+        return [w for w in super().weights if id(w) not in rate_ids]
