@@ -344,7 +344,9 @@ class Piecewise(RateSchedule):
             _check_number(b, f"boundaries[{i}]")
             for i, b in enumerate(boundaries)
         ]
-        values = [validate_rate(v, f"values[{i}]") for i, v in enumerate(values)]
+        values = [
+            validate_rate(v, f"values[{i}]") for i, v in enumerate(values)
+        ]
         if len(values) != len(boundaries) + 1:
             raise ValueError(
                 "Invalid value received for argument `values`. Expected one "

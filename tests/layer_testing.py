@@ -72,8 +72,10 @@ def check_layer_contract(
     first = keras.tree.flatten(out)[0]
     assert tuple(first.shape) == tuple(expected)
     symbolic = layer.compute_output_shape(tuple(input_shape))
-    symbolic = symbolic if isinstance(symbolic[0], (int, type(None))) else (
-        symbolic[0]
+    symbolic = (
+        symbolic
+        if isinstance(symbolic[0], (int, type(None)))
+        else (symbolic[0])
     )
     assert tuple(symbolic) == tuple(expected)
     check_config_round_trip(layer)

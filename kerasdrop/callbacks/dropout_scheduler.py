@@ -172,10 +172,15 @@ class DropoutScheduler(keras.callbacks.Callback):
 
     def _apply(self, step):
         new_values = {}
+        by_schedule = {}  # A schedule shared by several rates runs once.
         # Validate every value before assigning any, so an error leaves all
         # rates as they were.
         for key, _, schedule in self._targets:
-            value = schedules_lib.evaluate(schedule, step)
+            if id(schedule) not in by_schedule:
+                by_schedule[id(schedule)] = schedules_lib.evaluate(
+                    schedule, step
+                )
+            value = by_schedule[id(schedule)]
             if math.isnan(value) or not 0.0 <= value <= 1.0:
                 layer_name, rate_name = key.rsplit("/", 1)
                 raise ValueError(

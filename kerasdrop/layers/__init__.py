@@ -6,12 +6,6 @@ from kerasdrop.layers.rates import Rate
 from kerasdrop.layers.rates import RateMixin
 from kerasdrop.layers.rates import validate_rate
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
-from kerasdrop.layers.scheduled_spatial_dropout import (
-    ScheduledSpatialDropout1D,
-)
-from kerasdrop.layers.scheduled_spatial_dropout import (
-    ScheduledSpatialDropout2D,
-)
-from kerasdrop.layers.scheduled_spatial_dropout import (
-    ScheduledSpatialDropout3D,
-)
+from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout1D
+from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout2D
+from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout3D

@@ -1,0 +1,249 @@
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+import kerasdrop
+from kerasdrop.callbacks import DropoutScheduler
+from kerasdrop.layers import Rate
+from kerasdrop.layers import RateMixin
+from tests.fit_probes import TraceCounts
+from tests.fit_probes import zero_fraction_model
+
+X = np.random.default_rng(0).standard_normal((32, 4)).astype("float32")
+Y = np.random.default_rng(1).standard_normal((32, 1)).astype("float32")
+
+
+class TwoRates(RateMixin, keras.layers.Layer):
+    """A layer with two named rates, as recurrent layers have."""
+
+    cell_rate = Rate()
+    hidden_rate = Rate()
+
+    def __init__(self, cell_rate=0.0, hidden_rate=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.cell_rate = cell_rate
+        self.hidden_rate = hidden_rate
+
+    def call(self, inputs):
+        return inputs
+
+
+def small_model(*extra_layers):
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8),
+            kerasdrop.ScheduledDropout(0.5, name="drop_a", seed=1),
+            keras.layers.Dense(8),
+            kerasdrop.ScheduledDropout(0.2, name="drop_b", seed=2),
+            *extra_layers,
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def fit(model, callbacks, epochs=3, **kwargs):
+    return model.fit(
+        X, Y, batch_size=8, epochs=epochs, callbacks=callbacks, verbose=0,
+        **kwargs,
+    )  # fmt: skip
+
+
+def test_rates_are_logged_every_epoch(tmp_path):
+    model = small_model()
+    csv_path = tmp_path / "log.csv"
+    scheduler = DropoutScheduler(kerasdrop.schedules.Linear(0.5, 0.0, 2))
+    history = fit(model, [scheduler, keras.callbacks.CSVLogger(csv_path)])
+    assert history.history["drop_a/rate"] == [0.5, 0.25, 0.0]
+    assert history.history["drop_b/rate"] == [0.5, 0.25, 0.0]
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(row["drop_a/rate"]) for row in rows] == [0.5, 0.25, 0.0]
+    assert model.get_layer("drop_a").rate == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable")
+def test_scheduled_rates_take_effect_inside_fit_traced_once():
+    model, probe = zero_fraction_model(
+        kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout")
+    )
+    traces = TraceCounts(probe)
+    schedule = kerasdrop.schedules.Piecewise([1, 2, 3], [0.1, 0.6, 0.3, 0.9])
+    history = model.fit(
+        np.ones((64, 4000), dtype="float32"),
+        np.zeros((64, 1), dtype="float32"),
+        batch_size=16,
+        epochs=4,
+        callbacks=[DropoutScheduler(schedule), traces],
+        verbose=0,
+    )
+    # The loss is the fraction of dropped units the train step really used.
+    np.testing.assert_allclose(
+        history.history["loss"], [0.1, 0.6, 0.3, 0.9], atol=0.01
+    )
+    assert traces.counts == [traces.counts[0]] * 4
+
+
+def test_batch_unit_counts_optimizer_iterations():
+    steps = []
+
+    def schedule(step):
+        steps.append(step)
+        return 0.01 * step
+
+    model = small_model()
+    history = fit(model, [DropoutScheduler(schedule, unit="batch")], epochs=2)
+    assert steps == list(range(8))
+    assert history.history["drop_a/rate"] == pytest.approx([0.03, 0.07])
+    # A second fit continues from the optimizer's count.
+    fit(model, [DropoutScheduler(schedule, unit="batch")], epochs=1)
+    assert steps[8:] == [8, 9, 10, 11]
+
+
+def test_initial_epoch_lands_on_the_same_rate():
+    schedule = kerasdrop.schedules.Linear(0.6, 0.0, 3)
+    history = fit(small_model(), [DropoutScheduler(schedule)], epochs=4,
+                  initial_epoch=2)  # fmt: skip
+    assert history.history["drop_a/rate"] == pytest.approx([0.2, 0.0])
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise RuntimeError("interrupted")
+
+
+@pytest.mark.parametrize("unit", ["epoch", "batch"])
+def test_backup_and_restore_resumes_on_the_same_rates(tmp_path, unit):
+    schedule = kerasdrop.schedules.Linear(0.5, 0.0, 10)
+    keras.utils.set_random_seed(0)
+    straight = small_model()
+    reference = fit(straight, [DropoutScheduler(schedule, unit=unit)], 5)
+
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    keras.utils.set_random_seed(0)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(small_model(), [DropoutScheduler(schedule, unit=unit), backup,
+                            _Interrupt(3)], 5)  # fmt: skip
+    resumed_model = small_model()
+    resumed = fit(resumed_model, [DropoutScheduler(schedule, unit=unit),
+                                  backup], 5)  # fmt: skip
+    assert len(resumed.history["drop_a/rate"]) == 2
+    assert resumed.history["drop_a/rate"] == pytest.approx(
+        reference.history["drop_a/rate"][3:]
+    )
+    assert int(resumed_model.optimizer.iterations) == int(
+        straight.optimizer.iterations
+    )
+    assert resumed_model.get_layer("drop_a").rate == pytest.approx(
+        straight.get_layer("drop_a").rate
+    )
+
+
+def test_mapping_per_layer_and_per_rate_name():
+    model = small_model(TwoRates(name="zoneout"))
+    scheduler = DropoutScheduler(
+        {
+            "drop_a": kerasdrop.schedules.Constant(0.1),
+            "zoneout": {
+                "cell_rate": kerasdrop.schedules.Linear(0.5, 0.0, 1),
+                "hidden_rate": 0.05,
+            },
+        }
+    )
+    history = fit(model, [scheduler], epochs=2)
+    assert history.history["drop_a/rate"] == pytest.approx([0.1, 0.1])
+    assert history.history["zoneout/cell_rate"] == [0.5, 0.0]
+    assert history.history["zoneout/hidden_rate"] == pytest.approx([0.05] * 2)
+    # Rates without a schedule are not touched and not logged.
+    assert "drop_b/rate" not in history.history
+    assert model.get_layer("drop_b").rate == pytest.approx(0.2)
+
+
+def test_one_schedule_drives_every_rate_of_a_layer_list():
+    model = small_model(TwoRates(name="zoneout"))
+    history = fit(model, [DropoutScheduler(0.3, layers=["zoneout"])], 1)
+    assert history.history["zoneout/cell_rate"] == pytest.approx([0.3])
+    assert history.history["zoneout/hidden_rate"] == pytest.approx([0.3])
+    assert model.get_layer("drop_a").rate == 0.5
+
+
+def test_keras_learning_rate_schedule_drives_a_rate():
+    decay = keras.optimizers.schedules.ExponentialDecay(0.4, 1, 0.5)
+    history = fit(small_model(), [DropoutScheduler(decay)], epochs=3)
+    assert history.history["drop_a/rate"] == pytest.approx([0.4, 0.2, 0.1])
+
+
+def test_verbose_reports_changes(capsys):
+    fit(small_model(), [DropoutScheduler(0.3, "drop_a", verbose=1)], 2)
+    out = capsys.readouterr().out
+    assert out.count("drop_a/rate set to 0.3") == 1
+
+
+def test_model_without_rates_raises():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dropout(0.5), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="no schedulable dropout rate"):
+        fit(model, [DropoutScheduler(0.1)], 1)
+
+
+def test_unknown_layer_name_lists_available_names():
+    with pytest.raises(ValueError, match=r"'nope'.*\['drop_a', 'drop_b'\]"):
+        fit(small_model(), [DropoutScheduler({"nope": 0.1})], 1)
+    with pytest.raises(ValueError, match=r"'nope'.*\['drop_a', 'drop_b'\]"):
+        fit(small_model(), [DropoutScheduler(0.1, layers=["nope"])], 1)
+
+
+def test_unknown_rate_name_lists_rate_names():
+    with pytest.raises(ValueError, match=r"'cell'.*\['rate'\]"):
+        fit(small_model(), [DropoutScheduler({"drop_a": {"cell": 0.1}})], 1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 1.5, -0.2])
+def test_bad_schedule_value_raises_and_keeps_old_rate(bad):
+    model = small_model()
+
+    def schedule(epoch):
+        return 0.1 if epoch < 1 else bad
+
+    with pytest.raises(ValueError, match=r"'drop_a'.*epoch 1: .*Expected"):
+        fit(model, [DropoutScheduler(schedule)], 3)
+    assert model.get_layer("drop_a").rate == pytest.approx(0.1)
+    assert model.get_layer("drop_b").rate == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"schedule": 0.1, "unit": "step"}, ValueError, "unit"),
+        ({"schedule": "linear"}, TypeError, "schedule"),
+        ({"schedule": {}}, ValueError, "schedule"),
+        ({"schedule": {"a": 0.1}, "layers": ["a"]}, ValueError, "layers"),
+        ({"schedule": {"a": "x"}}, TypeError, "schedule"),
+    ],
+)
+def test_invalid_arguments_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        DropoutScheduler(**kwargs)
+
+
+def test_find_rates_lists_each_variable_once_under_outer_name():
+    inner = keras.Sequential(
+        [keras.Input((4,)), kerasdrop.ScheduledDropout(0.1, name="inner")],
+        name="block",
+    )
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, inner(inputs))
+    found = kerasdrop.callbacks.dropout_scheduler.find_rates(model)
+    assert list(found) == ["inner"]
+    assert found["inner"]["rate"] is inner.layers[0].dropout_rates["rate"]
