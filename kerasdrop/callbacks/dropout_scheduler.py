@@ -190,10 +190,18 @@ class DropoutScheduler(keras.callbacks.Callback):
                     f"The rate stays at {self._current[key]}."
                 )
             new_values[key] = value
+        if new_values != self._current:
+            # On JAX, `fit` carries the model state outside the variables
+            # during an epoch; reading `self.model` writes it back and makes
+            # the next step read the variables again, new rates included.
+            self.model  # noqa: B018
         for key, variable, _ in self._targets:
             value = new_values[key]
             if value != self._current[key]:
-                variable.assign(value)
+                # A float32 tensor assigns faster than a Python float on
+                # TensorFlow. Each variable gets its own tensor: JAX would
+                # otherwise share one buffer between variables.
+                variable.assign(ops.convert_to_tensor(value, "float32"))
                 if self.verbose:
                     io_print(
                         f"DropoutScheduler: {self.unit} {step}: {key} "

@@ -88,6 +88,27 @@ def test_scheduled_rates_take_effect_inside_fit_traced_once():
     assert traces.counts == [traces.counts[0]] * 4
 
 
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable")
+def test_batch_unit_rates_take_effect_mid_epoch():
+    model, _ = zero_fraction_model(
+        kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout")
+    )
+    # Batches 0-1 at rate 0, batches 2-3 at rate 0.8: the epoch's mean loss
+    # (the mean fraction dropped) is 0.4 only if the change reached the
+    # running train loop in the middle of the epoch.
+    schedule = kerasdrop.schedules.Piecewise([2], [0.0, 0.8])
+    history = model.fit(
+        np.ones((64, 4000), dtype="float32"),
+        np.zeros((64, 1), dtype="float32"),
+        batch_size=16,
+        epochs=1,
+        callbacks=[DropoutScheduler(schedule, unit="batch")],
+        verbose=0,
+    )
+    np.testing.assert_allclose(history.history["loss"], [0.4], atol=0.01)
+    assert model.get_layer("dropout").rate == pytest.approx(0.8)
+
+
 def test_batch_unit_counts_optimizer_iterations():
     steps = []
 

@@ -1,0 +1,144 @@
+"""Benchmark: ScheduledDropout and DropoutScheduler against Keras's Dropout.
+
+Times one training epoch of the same MLP built three ways, interleaved in one
+process: with `keras.layers.Dropout`, with `kerasdrop.ScheduledDropout`, and
+with `kerasdrop.ScheduledDropout` driven by
+`DropoutScheduler(unit="batch")` (a new rate every batch). Prints median
+epoch times and their ratios. Goals: ScheduledDropout <= 1.02x Keras's
+Dropout; the per-batch scheduler <= 1.03x no callback.
+
+    python benchmarks/bench_scheduled_dropout.py
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import print_table  # noqa: I001
+from common import summarize
+from common import time_interleaved
+from common import write_results
+
+import keras
+import numpy as np
+
+import kerasdrop
+
+
+def build_mlp(dropout_factory, input_dim, width, seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((input_dim,)),
+            keras.layers.Dense(width, activation="relu"),
+            dropout_factory(),
+            keras.layers.Dense(width, activation="relu"),
+            dropout_factory(),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=8192)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--input-dim", type=int, default=256)
+    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--rate", type=float, default=0.5)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--output",
+        default=os.path.join(
+            os.path.dirname(__file__), "results", "scheduled_dropout.json"
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.rows, args.input_dim)).astype("float32")
+    y = rng.integers(0, 10, args.rows)
+
+    def fitter(model, callbacks=()):
+        def run():
+            model.fit(
+                x,
+                y,
+                batch_size=args.batch_size,
+                epochs=1,
+                callbacks=list(callbacks),
+                verbose=0,
+            )
+
+        return run
+
+    keras_model = build_mlp(
+        lambda: keras.layers.Dropout(args.rate), args.input_dim, args.width, 0
+    )
+    ours = build_mlp(
+        lambda: kerasdrop.ScheduledDropout(args.rate),
+        args.input_dim,
+        args.width,
+        0,
+    )
+    scheduled = build_mlp(
+        lambda: kerasdrop.ScheduledDropout(args.rate),
+        args.input_dim,
+        args.width,
+        0,
+    )
+    # A new rate every batch: the worst case for the callback.
+    schedule = kerasdrop.schedules.Cosine(args.rate, 0.0, duration=10**6)
+    scheduler = kerasdrop.callbacks.DropoutScheduler(schedule, unit="batch")
+
+    runs = {
+        "keras.layers.Dropout": fitter(keras_model),
+        "ScheduledDropout": fitter(ours),
+        "ScheduledDropout + DropoutScheduler(batch)": fitter(
+            scheduled, [scheduler]
+        ),
+    }
+    times = time_interleaved(runs, args.rounds)
+    layer_rows = summarize(
+        {k: times[k] for k in list(runs)[:2]}, "keras.layers.Dropout"
+    )
+    callback_rows = summarize(
+        {k: times[k] for k in list(runs)[1:]}, "ScheduledDropout"
+    )
+    steps = -(-args.rows // args.batch_size)
+    print(
+        f"One epoch = {steps} steps of batch {args.batch_size}, MLP "
+        f"{args.input_dim}-{args.width}-{args.width}-10, rate {args.rate}, "
+        f"{args.rounds} interleaved rounds, backend "
+        f"{keras.backend.backend()}."
+    )
+    print_table(
+        "ScheduledDropout vs keras.layers.Dropout",
+        layer_rows,
+        {"ScheduledDropout": "<= 1.02"},
+    )
+    print_table(
+        "DropoutScheduler(unit='batch') vs no callback",
+        callback_rows,
+        {"ScheduledDropout + DropoutScheduler(batch)": "<= 1.03"},
+    )
+    write_results(
+        args.output,
+        {"layer": layer_rows, "callback": callback_rows},
+        vars(args),
+    )
+    return layer_rows, callback_rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Shared timing helpers for the ratio benchmarks.
+
+Each benchmark times several variants in one process, interleaved (A, B, C,
+A, B, C, ...), so slow phases of a shared machine hit every variant alike.
+Reported numbers are medians and ratios to a Keras baseline measured in the
+same run.
+"""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def time_interleaved(runs, rounds, warmup=1):
+    """Times each callable in `runs` (a dict) `rounds` times, interleaved.
+
+    Returns a dict from name to the list of wall times in seconds.
+    """
+    for _ in range(warmup):
+        for run in runs.values():
+            run()
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summarize(times, baseline):
+    """Median time per variant and its ratio to `baseline`'s median.
+
+    The ratio's spread is the interquartile range of per-round ratios
+    (round i of a variant over round i of the baseline).
+    """
+    base = statistics.median(times[baseline])
+    rows = []
+    for name, values in times.items():
+        paired = sorted(v / b for v, b in zip(values, times[baseline]))
+        quartiles = (
+            statistics.quantiles(paired, n=4)
+            if len(paired) > 1
+            else (paired * 3)
+        )
+        rows.append(
+            {
+                "variant": name,
+                "median_s": statistics.median(values),
+                "ratio": statistics.median(values) / base,
+                "paired_ratio_q1": quartiles[0],
+                "paired_ratio_q3": quartiles[-1],
+            }
+        )
+    return rows
+
+
+def print_table(title, rows, goals=None):
+    goals = goals or {}
+    print(f"\n{title}")
+    header = f"{'variant':44s} {'median s':>9s} {'ratio':>7s} {'IQR':>13s}"
+    print(header + "  goal")
+    print("-" * (len(header) + 8))
+    for row in rows:
+        goal = goals.get(row["variant"], "")
+        iqr = f"{row['paired_ratio_q1']:.3f}-{row['paired_ratio_q3']:.3f}"
+        print(
+            f"{row['variant']:44s} {row['median_s']:9.4f} "
+            f"{row['ratio']:7.3f} {iqr:>13s}  {goal}"
+        )
+
+
+def write_results(path, rows, settings):
+    import keras
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    payload = {
+        "settings": settings,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "rows": rows,
+    }
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2)
