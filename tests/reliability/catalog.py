@@ -1,0 +1,122 @@
+"""Every public kerasdrop layer, with a small input, for catalog-wide tests.
+
+`test_catalog_covers_every_registered_layer` fails when a new layer is
+registered without an entry here, so the reliability tests stay complete.
+"""
+
+import keras
+
+import kerasdrop
+
+
+def _rnn(cell_factory):
+    def factory(**kwargs):
+        return keras.layers.RNN(cell_factory(kwargs.get("dtype")), **kwargs)
+
+    return factory
+
+
+SEQUENCE = (2, 5, 3)
+
+# name -> (factory(**layer_kwargs) -> layer, input shape)
+LAYERS = {
+    "ScheduledDropout": (
+        lambda **kw: kerasdrop.ScheduledDropout(0.3, seed=1, **kw),
+        (4, 6),
+    ),
+    "ScheduledSpatialDropout1D": (
+        lambda **kw: kerasdrop.ScheduledSpatialDropout1D(0.3, seed=1, **kw),
+        (2, 4, 3),
+    ),
+    "ScheduledSpatialDropout2D": (
+        lambda **kw: kerasdrop.ScheduledSpatialDropout2D(0.3, seed=1, **kw),
+        (2, 4, 4, 3),
+    ),
+    "ScheduledSpatialDropout3D": (
+        lambda **kw: kerasdrop.ScheduledSpatialDropout3D(0.3, seed=1, **kw),
+        (2, 3, 3, 3, 2),
+    ),
+    "VariationalDropout": (
+        lambda **kw: kerasdrop.VariationalDropout(0.3, seed=1, **kw),
+        SEQUENCE,
+    ),
+    "VariationalLSTM": (
+        lambda **kw: kerasdrop.VariationalLSTM(
+            4, input_rate=0.3, recurrent_rate=0.2, seed=1, **kw
+        ),
+        SEQUENCE,
+    ),
+    "VariationalGRU": (
+        lambda **kw: kerasdrop.VariationalGRU(
+            4, input_rate=0.3, recurrent_rate=0.2, seed=1, **kw
+        ),
+        SEQUENCE,
+    ),
+    "VariationalDropoutCell": (
+        _rnn(
+            lambda dtype: kerasdrop.VariationalDropoutCell(
+                keras.layers.SimpleRNNCell(4, dtype=dtype),
+                input_rate=0.3,
+                recurrent_rate=0.2,
+                seed=1,
+                dtype=dtype,
+            )
+        ),
+        SEQUENCE,
+    ),
+    "WeightDropLSTM": (
+        lambda **kw: kerasdrop.WeightDropLSTM(4, rate=0.3, seed=1, **kw),
+        SEQUENCE,
+    ),
+    "WeightDropGRU": (
+        lambda **kw: kerasdrop.WeightDropGRU(4, rate=0.3, seed=1, **kw),
+        SEQUENCE,
+    ),
+    "ZoneoutLSTM": (
+        lambda **kw: kerasdrop.ZoneoutLSTM(
+            4, cell_rate=0.3, hidden_rate=0.1, seed=1, **kw
+        ),
+        SEQUENCE,
+    ),
+    "ZoneoutGRU": (
+        lambda **kw: kerasdrop.ZoneoutGRU(4, rate=0.2, seed=1, **kw),
+        SEQUENCE,
+    ),
+    "ZoneoutCell": (
+        _rnn(
+            lambda dtype: kerasdrop.ZoneoutCell(
+                keras.layers.SimpleRNNCell(4, dtype=dtype),
+                rate=0.2,
+                seed=1,
+                dtype=dtype,
+            )
+        ),
+        SEQUENCE,
+    ),
+}
+
+if hasattr(kerasdrop.layers, "DropPath"):
+    LAYERS["DropPath"] = (
+        lambda **kw: kerasdrop.layers.DropPath(0.3, seed=1, **kw),
+        (4, 3, 3, 2),
+    )
+
+
+def registered_layer_classes():
+    """Names of all layer classes registered under the kerasdrop package."""
+    return {
+        name.split(">", 1)[1]
+        for name, obj in keras.saving.get_custom_objects().items()
+        if name.startswith("kerasdrop>")
+        and isinstance(obj, type)
+        and issubclass(obj, keras.layers.Layer)
+    }
+
+
+def built_classes(layer):
+    """The class names of a layer and of the cell it wraps, if any."""
+    names = {type(layer).__name__}
+    cell = getattr(layer, "cell", None)
+    if cell is not None:
+        names.add(type(cell).__name__)
+    return names

@@ -1,0 +1,152 @@
+"""Trains a model with scheduled dropout under a tf.distribute strategy.
+
+Run as a separate process by `test_distribute.py`, because logical devices
+and `TF_CONFIG` must be set before TensorFlow starts:
+
+    python distributed_fit.py mirrored OUTPUT.json
+    TF_CONFIG=... python distributed_fit.py multi_worker OUTPUT.json
+
+The model feeds ones through `ScheduledDropout` and outputs the fraction of
+zeros per sample; trained with MAE against zeros, its loss is the rate the
+train step really used. After every epoch each replica also measures the
+fraction its own copy of the layer drops, so a replica that missed a rate
+change would show up. Results go to OUTPUT.json.
+
+Under MultiWorkerMirroredStrategy, Keras 3.15's `fit` itself fails
+(keras-team/keras#20585: it reduces the batch and the scalar logs with
+`strategy.reduce(..., axis=0)`, which that strategy rejects), so that run
+drives the same callbacks from a distributed custom training loop: each
+worker's replica steps on its shard, and the callbacks get the hooks `fit`
+would call.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+import tensorflow as tf  # noqa: E402
+
+KIND, OUTPUT = sys.argv[1], sys.argv[2]
+if KIND == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+import kerasdrop  # noqa: E402
+
+UNITS = 2000
+RATES = [0.1, 0.6, 0.3]
+
+
+class ZeroFraction(keras.layers.Layer):
+    def call(self, inputs):
+        zeros = ops.cast(ops.equal(inputs, 0), "float32")
+        return ops.mean(zeros, axis=-1, keepdims=True)
+
+
+class ReplicaRates(keras.callbacks.Callback):
+    """After each epoch, the fraction each replica's layer drops."""
+
+    def __init__(self, strategy, layer):
+        super().__init__()
+        self.strategy = strategy
+        self.layer = layer
+        self.per_epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        @tf.function
+        def measure():
+            def replica_fn():
+                x = tf.ones((64, UNITS))
+                y = self.layer(x, training=True)
+                return tf.reduce_mean(tf.cast(tf.equal(y, 0), tf.float32))
+
+            return self.strategy.run(replica_fn)
+
+        values = self.strategy.experimental_local_results(measure())
+        self.per_epoch.append([float(v) for v in values])
+
+
+if KIND == "mirrored":
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+else:
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+
+with strategy.scope():
+    dropout = kerasdrop.ScheduledDropout(0.0, seed=1, name="dropout")
+    inputs = keras.Input((UNITS,))
+    hidden = keras.layers.Dense(1, name="dense")(inputs)
+    outputs = ZeroFraction()(dropout(inputs)) + 0.0 * hidden
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mae")
+
+replica_rates = ReplicaRates(strategy, dropout)
+callbacks = [
+    kerasdrop.callbacks.DropoutScheduler(
+        kerasdrop.schedules.Piecewise([1, 2], RATES)
+    ),
+    replica_rates,
+]
+monitor_cls = getattr(kerasdrop.callbacks, "CoAdaptationMonitor", None)
+probe = np.random.default_rng(0).standard_normal((64, UNITS))
+if monitor_cls is not None:
+    callbacks.append(monitor_cls(probe.astype("float32")))
+
+x = np.ones((256, UNITS), dtype="float32")
+y = np.zeros((256, 1), dtype="float32")
+
+
+def custom_loop_fit(epochs, batch_size):
+    """What `fit` does, for a strategy whose `fit` is broken in Keras."""
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    dataset = strategy.experimental_distribute_dataset(dataset)
+
+    @tf.function
+    def train_step(batch):
+        def replica_step(inputs, targets):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.abs(model(inputs, training=True)))
+            variables = model.trainable_variables
+            grads = tape.gradient(loss, variables)
+            model.optimizer.apply_gradients(zip(grads, variables))
+            return loss
+
+        losses = strategy.run(replica_step, args=batch)
+        return strategy.reduce("MEAN", losses, axis=None)
+
+    history = keras.callbacks.History()
+    callback_list = keras.callbacks.CallbackList(
+        callbacks + [history], model=model
+    )
+    callback_list.on_train_begin()
+    for epoch in range(epochs):
+        callback_list.on_epoch_begin(epoch)
+        losses = [float(train_step(batch)) for batch in dataset]
+        logs = {"loss": float(np.mean(losses))}
+        callback_list.on_epoch_end(epoch, logs)
+    callback_list.on_train_end()
+    return history
+
+
+if KIND == "mirrored":
+    history = model.fit(
+        x, y, batch_size=32, epochs=len(RATES), callbacks=callbacks, verbose=0
+    )
+else:
+    history = custom_loop_fit(len(RATES), batch_size=32)
+result = {
+    "num_replicas": strategy.num_replicas_in_sync,
+    "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+    "replica_zero_fractions": replica_rates.per_epoch,
+    "final_rate": dropout.rate,
+}
+with open(OUTPUT, "w") as f:
+    json.dump(result, f)

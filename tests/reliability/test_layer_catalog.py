@@ -1,0 +1,184 @@
+"""Guarantees that hold for every kerasdrop layer: saving and loading in a
+fresh process, mixed precision, and determinism of masks."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import kerasdrop
+from kerasdrop.callbacks.dropout_scheduler import find_rates
+from tests.reliability.catalog import LAYERS
+from tests.reliability.catalog import built_classes
+from tests.reliability.catalog import registered_layer_classes
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+LOADER = """
+import json, sys
+import numpy as np
+import keras
+import kerasdrop  # registers the classes; no custom_objects below
+from kerasdrop.callbacks.dropout_scheduler import find_rates
+
+folder = sys.argv[1]
+names = json.load(open(f"{folder}/names.json"))
+report = {}
+for name in names:
+    model = keras.saving.load_model(f"{folder}/{name}.keras", safe_mode=True)
+    x = np.load(f"{folder}/{name}_x.npy")
+    np.save(f"{folder}/{name}_loaded.npy",
+            keras.ops.convert_to_numpy(model(x, training=False)))
+    report[name] = {
+        f"{layer}/{rate}": float(keras.ops.convert_to_numpy(variable))
+        for layer, rates in find_rates(model).items()
+        for rate, variable in rates.items()
+    }
+json.dump(report, open(f"{folder}/rates.json", "w"))
+"""
+
+
+def _model(name, dtype=None):
+    factory, shape = LAYERS[name]
+    inputs = keras.Input(shape[1:])
+    layer = factory(dtype=dtype) if dtype else factory()
+    return keras.Model(inputs, layer(inputs)), layer, shape
+
+
+def _rates(model):
+    return {
+        f"{layer}/{rate}": variable
+        for layer, rates in find_rates(model).items()
+        for rate, variable in rates.items()
+    }
+
+
+def test_catalog_covers_every_registered_layer():
+    covered = set()
+    for factory, _ in LAYERS.values():
+        covered |= built_classes(factory())
+    missing = registered_layer_classes() - covered
+    assert not missing, (
+        f"Add these layers to tests/reliability/catalog.py: {missing}"
+    )  # noqa: E501
+
+
+@pytest.mark.slow
+def test_every_layer_loads_in_a_fresh_process(tmp_path):
+    expected, expected_rates = {}, {}
+    for index, name in enumerate(LAYERS):
+        model, _, shape = _model(name)
+        rates = _rates(model)
+        assert rates, f"{name} exposes no schedulable rate"
+        # Distinctive current rates, to show that they are what is saved.
+        for offset, variable in enumerate(rates.values()):
+            variable.assign(0.05 + 0.01 * index + 0.1 * offset)
+        x = np.random.default_rng(index).standard_normal(shape)
+        x = x.astype("float32")
+        np.save(tmp_path / f"{name}_x.npy", x)
+        expected[name] = ops.convert_to_numpy(model(x, training=False))
+        expected_rates[name] = {
+            key: float(ops.convert_to_numpy(v)) for key, v in rates.items()
+        }
+        model.save(tmp_path / f"{name}.keras")
+    (tmp_path / "names.json").write_text(json.dumps(list(LAYERS)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [REPO] + [p for p in [env.get("PYTHONPATH")] if p]
+    )
+    subprocess.run(
+        [sys.executable, "-c", LOADER, str(tmp_path)],
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    loaded_rates = json.loads((tmp_path / "rates.json").read_text())
+    for name in LAYERS:
+        loaded = np.load(tmp_path / f"{name}_loaded.npy")
+        np.testing.assert_allclose(
+            loaded, expected[name], rtol=1e-6, atol=1e-6, err_msg=name
+        )
+        assert loaded_rates[name] == pytest.approx(expected_rates[name]), name
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_mixed_precision(name, policy):
+    factory, shape = LAYERS[name]
+    layer = factory(dtype=policy)
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    for training in (False, True):
+        out = keras.tree.flatten(layer(x, training=training))[0]
+        assert keras.backend.standardize_dtype(out.dtype) == policy[6:]
+        assert np.all(
+            np.isfinite(ops.convert_to_numpy(ops.cast(out, "float32")))
+        )
+    rates = _rates(layer)
+    assert rates
+    for variable in rates.values():
+        assert keras.backend.standardize_dtype(variable.dtype) == "float32"
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_same_seed_gives_same_masks(name):
+    factory, shape = LAYERS[name]
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    first, second = factory(), factory()
+    first.build(shape)
+    second.build(shape)
+    second.set_weights(first.get_weights())
+    outputs = []
+    for layer in (first, second):
+        outputs.append(
+            [
+                ops.convert_to_numpy(
+                    keras.tree.flatten(layer(x, training=True))[0]
+                )
+                for _ in range(2)
+            ]
+        )
+    for a, b in zip(*outputs):
+        np.testing.assert_array_equal(a, b)
+    # And the masks do change from one call to the next.
+    assert not np.array_equal(outputs[0][0], outputs[0][1])
+
+
+def _train_curve(seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            kerasdrop.VariationalDropout(0.2, seed=seed),
+            kerasdrop.ZoneoutLSTM(8, seed=seed, name="zoneout"),
+            kerasdrop.ScheduledDropout(0.4, seed=seed, name="dropout"),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 6, 3)).astype("float32")
+    y = rng.standard_normal((64, 1)).astype("float32")
+    scheduler = kerasdrop.callbacks.DropoutScheduler(
+        kerasdrop.schedules.Linear(0.4, 0.1, 3), layers=["dropout"]
+    )
+    history = model.fit(
+        x, y, batch_size=16, epochs=3, callbacks=[scheduler], verbose=0,
+        shuffle=True,
+    )  # fmt: skip
+    return history.history["loss"], model.get_weights()
+
+
+def test_same_seeds_give_the_same_training_curve():
+    first_loss, first_weights = _train_curve(3)
+    keras.backend.clear_session()
+    second_loss, second_weights = _train_curve(3)
+    assert first_loss == second_loss
+    for a, b in zip(first_weights, second_weights):
+        np.testing.assert_array_equal(a, b)
+    keras.backend.clear_session()
+    third_loss, _ = _train_curve(4)
+    assert third_loss != first_loss
