@@ -85,9 +85,8 @@ class Constant(RateSchedule):
         rate: Float in [0, 1].
 
     Examples:
-
-    >>> kerasdrop.schedules.Constant(0.3)(10)
-    0.3
+        >>> kerasdrop.schedules.Constant(0.3)(10)
+        0.3
     """
 
     def __init__(self, rate):
@@ -112,10 +111,9 @@ class Linear(RateSchedule):
         duration: Number of steps of the ramp, > 0.
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.Linear(0.5, 0.0, duration=10)
-    >>> [schedule(step) for step in (0, 5, 10, 20)]
-    [0.5, 0.25, 0.0, 0.0]
+        >>> schedule = kerasdrop.schedules.Linear(0.5, 0.0, duration=10)
+        >>> [schedule(step) for step in (0, 5, 10, 20)]
+        [0.5, 0.25, 0.0, 0.0]
     """
 
     def __init__(self, start, end, duration):
@@ -141,10 +139,9 @@ class Cosine(RateSchedule):
         duration: Number of steps of the ramp, > 0.
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.Cosine(0.5, 0.1, duration=10)
-    >>> [round(schedule(step), 3) for step in (0, 5, 10)]
-    [0.5, 0.3, 0.1]
+        >>> schedule = kerasdrop.schedules.Cosine(0.5, 0.1, duration=10)
+        >>> [round(schedule(step), 3) for step in (0, 5, 10)]
+        [0.5, 0.3, 0.1]
     """
 
     def __init__(self, start, end, duration):
@@ -175,10 +172,9 @@ class Exponential(RateSchedule):
         end: The rate approached as training goes on, in [0, 1].
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.Exponential(0.4, decay_rate=0.5)
-    >>> [schedule(step) for step in (0, 1, 2)]
-    [0.4, 0.2, 0.1]
+        >>> schedule = kerasdrop.schedules.Exponential(0.4, decay_rate=0.5)
+        >>> [schedule(step) for step in (0, 1, 2)]
+        [0.4, 0.2, 0.1]
     """
 
     def __init__(self, start, decay_rate, decay_steps=1, end=0.0):
@@ -226,10 +222,9 @@ class Curriculum(RateSchedule):
             `10 / total_steps`.
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.Curriculum(0.5, gamma=1.0)
-    >>> [round(schedule(step), 3) for step in (0, 1, 10)]
-    [0.0, 0.316, 0.5]
+        >>> schedule = kerasdrop.schedules.Curriculum(0.5, gamma=1.0)
+        >>> [round(schedule(step), 3) for step in (0, 1, 10)]
+        [0.0, 0.316, 0.5]
     """
 
     def __init__(self, rate, gamma):
@@ -262,10 +257,9 @@ class EarlyDropout(RateSchedule):
         mode: `"constant"` or `"linear"`.
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.EarlyDropout(0.2, cutoff=3)
-    >>> [schedule(step) for step in range(5)]
-    [0.2, 0.2, 0.2, 0.0, 0.0]
+        >>> schedule = kerasdrop.schedules.EarlyDropout(0.2, cutoff=3)
+        >>> [schedule(step) for step in range(5)]
+        [0.2, 0.2, 0.2, 0.0, 0.0]
     """
 
     def __init__(self, rate, cutoff, mode="constant"):
@@ -303,10 +297,9 @@ class LateDropout(RateSchedule):
         cutoff: First step with dropout, an integer >= 0.
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.LateDropout(0.3, cutoff=2)
-    >>> [schedule(step) for step in range(4)]
-    [0.0, 0.0, 0.3, 0.3]
+        >>> schedule = kerasdrop.schedules.LateDropout(0.3, cutoff=2)
+        >>> [schedule(step) for step in range(4)]
+        [0.0, 0.0, 0.3, 0.3]
     """
 
     def __init__(self, rate, cutoff):
@@ -333,10 +326,9 @@ class Piecewise(RateSchedule):
         values: n + 1 rates in [0, 1].
 
     Examples:
-
-    >>> schedule = kerasdrop.schedules.Piecewise([2, 4], [0.5, 0.3, 0.1])
-    >>> [schedule(step) for step in range(6)]
-    [0.5, 0.5, 0.3, 0.3, 0.1, 0.1]
+        >>> schedule = kerasdrop.schedules.Piecewise([2, 4], [0.5, 0.3, 0.1])
+        >>> [schedule(step) for step in range(6)]
+        [0.5, 0.5, 0.3, 0.3, 0.1, 0.1]
     """
 
     def __init__(self, boundaries, values):
@@ -384,9 +376,8 @@ def get(identifier):
         TypeError: if `identifier` is none of these.
 
     Examples:
-
-    >>> kerasdrop.schedules.get(0.2)
-    Constant(rate=0.2)
+        >>> kerasdrop.schedules.get(0.2)
+        Constant(rate=0.2)
     """
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)

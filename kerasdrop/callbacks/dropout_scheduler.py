@@ -26,12 +26,12 @@ def find_rates(model):
         the order of `model`'s layers.
 
     Examples:
-
-    >>> model = keras.Sequential(
-    ...     [keras.Input((4,)), kerasdrop.ScheduledDropout(0.1, name="drop")]
-    ... )
-    >>> {name: list(rates) for name, rates in find_rates(model).items()}
-    {'drop': ['rate']}
+        >>> model = keras.Sequential([
+        ...     keras.Input((4,)),
+        ...     kerasdrop.ScheduledDropout(0.1, name="drop"),
+        ... ])
+        >>> {name: list(rates) for name, rates in find_rates(model).items()}
+        {'drop': ['rate']}
     """
     found = {}
     seen = set()
@@ -71,21 +71,22 @@ class DropoutScheduler(keras.callbacks.Callback):
         verbose: 0 for quiet, 1 to print each change of rate.
 
     Examples:
-
-    >>> model = keras.Sequential([
-    ...     keras.Input((8,)),
-    ...     keras.layers.Dense(8),
-    ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
-    ...     keras.layers.Dense(1),
-    ... ])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> scheduler = kerasdrop.callbacks.DropoutScheduler(
-    ...     kerasdrop.schedules.Linear(0.5, 0.0, duration=2)
-    ... )
-    >>> x, y = np.ones((16, 8)), np.ones((16, 1))
-    >>> history = model.fit(x, y, epochs=3, callbacks=[scheduler], verbose=0)
-    >>> history.history["dropout/rate"]
-    [0.5, 0.25, 0.0]
+        >>> model = keras.Sequential([
+        ...     keras.Input((8,)),
+        ...     keras.layers.Dense(8),
+        ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
+        ...     keras.layers.Dense(1),
+        ... ])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> scheduler = kerasdrop.callbacks.DropoutScheduler(
+        ...     kerasdrop.schedules.Linear(0.5, 0.0, duration=2)
+        ... )
+        >>> x, y = np.ones((16, 8)), np.ones((16, 1))
+        >>> history = model.fit(
+        ...     x, y, epochs=3, callbacks=[scheduler], verbose=0
+        ... )
+        >>> history.history["dropout/rate"]
+        [0.5, 0.25, 0.0]
     """
 
     def __init__(self, schedule, layers=None, unit="epoch", verbose=0):

@@ -28,12 +28,11 @@ def dropout_mask(shape, rate, seed, dtype="float32"):
         `1 / (1 - rate)` otherwise, so its expectation is 1.
 
     Examples:
-
-    >>> import keras
-    >>> mask = dropout_mask((2, 3), 0.0, keras.random.SeedGenerator(1))
-    >>> print(keras.ops.convert_to_numpy(mask))
-    [[1. 1. 1.]
-     [1. 1. 1.]]
+        >>> import keras
+        >>> mask = dropout_mask((2, 3), 0.0, keras.random.SeedGenerator(1))
+        >>> print(keras.ops.convert_to_numpy(mask))
+        [[1. 1. 1.]
+         [1. 1. 1.]]
     """
     rate = ops.cast(rate, "float32")
     noise = keras.random.uniform(shape, seed=seed, dtype="float32")
@@ -90,12 +89,11 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         `inputs * mask`, with the mask drawn by `dropout_mask`.
 
     Examples:
-
-    >>> import keras
-    >>> x = keras.ops.ones((4, 8))
-    >>> y = dropout(x, 1.0, seed=keras.random.SeedGenerator(0))
-    >>> float(keras.ops.sum(y))
-    0.0
+        >>> import keras
+        >>> x = keras.ops.ones((4, 8))
+        >>> y = dropout(x, 1.0, seed=keras.random.SeedGenerator(0))
+        >>> float(keras.ops.sum(y))
+        0.0
     """
     shape = concrete_noise_shape(inputs, noise_shape)
     return inputs * dropout_mask(shape, rate, seed, dtype=inputs.dtype)

@@ -37,13 +37,12 @@ def validate_rate(value, name="rate"):
         ValueError: if `value` is NaN or outside [0, 1].
 
     Examples:
-
-    >>> validate_rate(0.25)
-    0.25
-    >>> validate_rate(1.5)
-    Traceback (most recent call last):
-    ...
-    ValueError: Invalid value received for argument `rate`. Expected a float between 0 and 1. Received: rate=1.5
+        >>> validate_rate(0.25)
+        0.25
+        >>> validate_rate(1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: Invalid value received for argument `rate`. Expected a float between 0 and 1. Received: rate=1.5
     """  # noqa: E501
     if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
         raise TypeError(

@@ -45,16 +45,15 @@ class ScheduledDropout(RateMixin, keras.layers.Layer):
         Same as the input.
 
     Examples:
-
-    >>> import numpy as np
-    >>> layer = kerasdrop.ScheduledDropout(0.5, seed=0)
-    >>> x = np.ones((2, 4), dtype="float32")
-    >>> print(layer(x, training=True).shape)
-    (2, 4)
-    >>> layer.rate = 0.0
-    >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))
-    [[1. 1. 1. 1.]
-     [1. 1. 1. 1.]]
+        >>> import numpy as np
+        >>> layer = kerasdrop.ScheduledDropout(0.5, seed=0)
+        >>> x = np.ones((2, 4), dtype="float32")
+        >>> print(layer(x, training=True).shape)
+        (2, 4)
+        >>> layer.rate = 0.0
+        >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))
+        [[1. 1. 1. 1.]
+         [1. 1. 1. 1.]]
     """
 
     rate = Rate("Current dropout rate, a float in [0, 1]; assignable.")

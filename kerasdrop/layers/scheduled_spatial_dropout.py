@@ -76,10 +76,9 @@ class ScheduledSpatialDropout1D(_ScheduledSpatialDropout):
         Same as the input.
 
     Examples:
-
-    >>> layer = kerasdrop.ScheduledSpatialDropout1D(0.5, seed=0)
-    >>> print(layer(keras.ops.ones((2, 5, 3)), training=True).shape)
-    (2, 5, 3)
+        >>> layer = kerasdrop.ScheduledSpatialDropout1D(0.5, seed=0)
+        >>> print(layer(keras.ops.ones((2, 5, 3)), training=True).shape)
+        (2, 5, 3)
     """
 
     rank = 1
@@ -114,10 +113,9 @@ class ScheduledSpatialDropout2D(_ScheduledSpatialDropout):
         Same as the input.
 
     Examples:
-
-    >>> layer = kerasdrop.ScheduledSpatialDropout2D(0.5, seed=0)
-    >>> print(layer(keras.ops.ones((2, 4, 4, 3)), training=True).shape)
-    (2, 4, 4, 3)
+        >>> layer = kerasdrop.ScheduledSpatialDropout2D(0.5, seed=0)
+        >>> print(layer(keras.ops.ones((2, 4, 4, 3)), training=True).shape)
+        (2, 4, 4, 3)
     """
 
     rank = 2
@@ -152,10 +150,9 @@ class ScheduledSpatialDropout3D(_ScheduledSpatialDropout):
         Same as the input.
 
     Examples:
-
-    >>> layer = kerasdrop.ScheduledSpatialDropout3D(0.5, seed=0)
-    >>> print(layer(keras.ops.ones((2, 3, 3, 3, 4)), training=True).shape)
-    (2, 3, 3, 3, 4)
+        >>> layer = kerasdrop.ScheduledSpatialDropout3D(0.5, seed=0)
+        >>> print(layer(keras.ops.ones((2, 3, 3, 3, 4)), training=True).shape)
+        (2, 3, 3, 3, 4)
     """
 
     rank = 3
