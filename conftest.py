@@ -21,4 +21,5 @@ def _fresh_keras_state():
     """Each test starts with float32, channels_last and no leftover names."""
     yield
     keras.config.set_dtype_policy("float32")
-    keras.backend.clear_session()
+    # free_memory=False skips a full garbage collection (~0.4 s per test).
+    keras.backend.clear_session(free_memory=False)

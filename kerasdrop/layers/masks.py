@@ -64,7 +64,10 @@ def concrete_noise_shape(inputs, noise_shape):
         if dim is None:
             shape.append(size)
             continue
-        if dim != 1 and isinstance(size, int) and dim != size:
+        # Only static sizes can be checked while tracing; symbolic ones
+        # (an unknown batch size) are left to broadcasting.
+        static = isinstance(dim, int) and isinstance(size, int)
+        if static and dim not in (1, size):
             raise ValueError(
                 "Invalid value received for argument `noise_shape`. Each "
                 "entry must be None, 1 or the input's size on that axis; "

@@ -5,7 +5,6 @@ Convolutional Networks".
 """
 
 import keras
-from keras import ops
 
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
 
@@ -35,10 +34,10 @@ class _ScheduledSpatialDropout(ScheduledDropout):
         self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2)
 
     def _get_noise_shape(self, inputs):
-        shape = ops.shape(inputs)
+        # None takes the input's size: one mask entry per sample and channel.
         if self.data_format == "channels_last":
-            return (shape[0],) + (1,) * self.rank + (shape[-1],)
-        return (shape[0], shape[1]) + (1,) * self.rank
+            return (None,) + (1,) * self.rank + (None,)
+        return (None, None) + (1,) * self.rank
 
     def get_config(self):
         config = super().get_config()

@@ -135,6 +135,31 @@ def test_spatial_dropout_drops_whole_channels(cls, shape, channel_axis):
     assert 0 < np.mean(flat == 0) < 1
 
 
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (kerasdrop.ScheduledSpatialDropout1D(0.5, seed=1), (5, 3)),
+        (kerasdrop.ScheduledSpatialDropout2D(0.5, seed=1), (4, 4, 3)),
+        (kerasdrop.ScheduledSpatialDropout3D(0.5, seed=1), (3, 3, 3, 2)),
+        (kerasdrop.ScheduledDropout(0.5, (None, 1, None), seed=1), (5, 3)),
+    ],
+)
+def test_noise_shape_with_unknown_batch_size_in_fit(layer, shape):
+    # A smaller last batch makes fit retrace with an unknown batch size.
+    model = keras.Sequential(
+        [
+            keras.Input(shape),
+            layer,
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((10, *shape), dtype="float32")
+    history = model.fit(x, np.ones((10, 1)), batch_size=4, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_spatial_dropout_channels_first():
     layer = kerasdrop.ScheduledSpatialDropout2D(
         0.5, seed=5, data_format="channels_first"
