@@ -1,0 +1,302 @@
+"""Benchmark: CoAdaptationMonitor overhead and mc_predict against a loop.
+
+Two comparisons, each timed interleaved in one process:
+
+1. Training the head of `examples/transfer_resnet_head.py` as that demo does:
+   `kerasdrop.transfer.build_head` on 64 pooled features (the small ResNet's)
+   -> Dense(128) -> ScheduledDropout -> Dense softmax, 20 labelled rows per
+   class for 5 classes, a repeated `tf.data` pipeline of batch 32, 60 epochs,
+   with the demo's `DropoutScheduler` and validation-accuracy callbacks;
+   with and without `CoAdaptationMonitor` at its default settings on 800
+   validation rows. Features are random non-negative numbers of the same
+   shape. Goal: <= 1.05x. The share of the fit's time spent inside the
+   monitor's hooks is reported too: it reads the overhead directly, with
+   less noise from a busy machine.
+2. Monte-Carlo dropout at 50 samples on 300 rows of an MLP with two dropout
+   layers: `kerasdrop.analysis.mc_predict` (one batched call) against a
+   Python loop of `model(x, training=True)`. Goal: <= 0.2x (5x faster). A
+   third variant rebuilds the Monte-Carlo model on every call, to show the
+   one-time cost of the first call.
+
+    python benchmarks/bench_analysis.py
+"""
+
+import argparse
+import gc
+import math
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import print_table  # noqa: I001
+from common import summarize
+from common import time_interleaved
+from common import write_results
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kerasdrop
+from kerasdrop import transfer
+from kerasdrop.analysis import ensemble
+
+
+class ValidationAccuracy(keras.callbacks.Callback):
+    """The transfer demo's callback: accuracy on fixed validation data."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def on_epoch_end(self, epoch, logs=None):
+        probabilities = self.model.predict_on_batch(self.x)
+        accuracy = float(np.mean(np.argmax(probabilities, -1) == self.y))
+        if logs is not None:
+            logs["val_accuracy"] = accuracy
+
+
+def build_mlp(input_dim, width, num_classes, rate, seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((input_dim,)),
+            keras.layers.Dense(width, activation="relu"),
+            kerasdrop.ScheduledDropout(rate),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dropout(rate),
+            keras.layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feature-dim", type=int, default=64)
+    parser.add_argument("--hidden-units", type=int, default=128)
+    parser.add_argument("--num-classes", type=int, default=5)
+    parser.add_argument("--labels-per-class", type=int, default=20)
+    parser.add_argument("--val-rows", type=int, default=800)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rows", type=int, default=300)
+    parser.add_argument("--mlp-width", type=int, default=256)
+    parser.add_argument("--num-samples", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=0.5)
+    parser.add_argument(
+        "--every",
+        type=int,
+        nargs="+",
+        default=[1, 5],
+        help="values of the monitor's `every` to time (1 is the default)",
+    )
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--output",
+        default=os.path.join(
+            os.path.dirname(__file__), "results", "analysis.json"
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+class TimedMonitor(kerasdrop.callbacks.CoAdaptationMonitor):
+    """Adds up the wall time spent inside the monitor's own hooks."""
+
+    seconds = 0.0
+    measurements = []  # Seconds of each epoch-end hook that measured.
+
+    def on_train_begin(self, logs=None):
+        start = time.perf_counter()
+        super().on_train_begin(logs)
+        TimedMonitor.seconds += time.perf_counter() - start
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        super().on_epoch_end(epoch, logs)
+        elapsed = time.perf_counter() - start
+        TimedMonitor.seconds += elapsed
+        if (epoch + 1) % self.every == 0:
+            TimedMonitor.measurements.append(elapsed)
+
+
+def monitor_overhead(args):
+    rng = np.random.default_rng(0)
+    num_train = args.labels_per_class * args.num_classes
+
+    def features(rows):
+        # Pooled ReLU features, like the frozen backbone's cached outputs.
+        x = np.maximum(rng.standard_normal((rows, args.feature_dim)), 0)
+        return x.astype("float32")
+
+    x_train, x_val = features(num_train), features(args.val_rows)
+    y_train = rng.integers(0, args.num_classes, num_train)
+    y_val = rng.integers(0, args.num_classes, args.val_rows)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        .shuffle(num_train, seed=0)
+        .batch(args.batch_size)
+        .repeat()
+    )
+    # Time inside the monitor over the fit's time, per fit and `every`.
+    shares = {every: [] for every in args.every}
+    # The first measurement of a fit compiles the monitor's sub-model.
+    firsts, laters = [], []
+
+    def fitter(every):
+        keras.utils.set_random_seed(0)
+        head = transfer.build_head(
+            args.feature_dim,
+            args.num_classes,
+            hidden_units=args.hidden_units,
+            dropout_rate=args.rate,
+            seed=0,
+        )
+        head.compile(
+            optimizer=keras.optimizers.Adam(3e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+        def run():
+            callbacks = [
+                kerasdrop.callbacks.DropoutScheduler(args.rate),
+                ValidationAccuracy(x_val, y_val),
+            ]
+            if every:
+                callbacks.append(TimedMonitor(x_val, every=every))
+            TimedMonitor.seconds = 0.0
+            TimedMonitor.measurements = []
+            start = time.perf_counter()
+            head.fit(
+                dataset,
+                steps_per_epoch=math.ceil(num_train / args.batch_size),
+                epochs=args.epochs,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            if every:
+                shares[every].append(
+                    TimedMonitor.seconds / (time.perf_counter() - start)
+                )
+                firsts.append(TimedMonitor.measurements[0])
+                laters.extend(TimedMonitor.measurements[1:])
+            # Collect this run's garbage (a monitor's compiled sub-model) in
+            # its own timing, not in the next variant's.
+            del callbacks
+            gc.collect()
+
+        return run
+
+    runs = {"fit": fitter(0)}
+    for every in args.every:
+        runs[_monitor_variant(every)] = fitter(every)
+    times = time_interleaved(runs, args.rounds)
+    rows = summarize(times, "fit")
+    # The time inside the callback over the time of the fit it was in: a
+    # direct reading of the overhead, less exposed to a busy machine. The
+    # warm-up fit is left out.
+    for name, values in (
+        ("  first measurement of a fit (compiles), s", firsts),
+        ("  each later measurement, s", laters),
+    ):
+        rows.append(
+            {
+                "variant": name,
+                "median_s": statistics.median(values),
+                "ratio": float("nan"),
+                "paired_ratio_q1": float("nan"),
+                "paired_ratio_q3": float("nan"),
+            }
+        )
+    for every in args.every:
+        values = shares[every][1:]
+        quartiles = statistics.quantiles(values, n=4)
+        rows.append(
+            {
+                "variant": f"  share of the fit inside it, every={every}",
+                "median_s": float("nan"),
+                "ratio": statistics.median(values),
+                "paired_ratio_q1": quartiles[0],
+                "paired_ratio_q3": quartiles[-1],
+            }
+        )
+    return rows
+
+
+def _monitor_variant(every):
+    if every == 1:
+        return "fit + CoAdaptationMonitor (defaults, every=1)"
+    return f"fit + CoAdaptationMonitor (every={every})"
+
+
+def mc_speed(args):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((args.rows, 64)).astype("float32")
+    model = build_mlp(64, args.mlp_width, 10, args.rate, seed=0)
+
+    def loop():
+        return np.stack(
+            [
+                keras.ops.convert_to_numpy(model(x, training=True))
+                for _ in range(args.num_samples)
+            ]
+        ).mean(axis=0)
+
+    def batched():
+        return kerasdrop.analysis.mc_predict(
+            model, x, num_samples=args.num_samples
+        )["mean"]
+
+    def rebuilt():
+        ensemble._MC_MODELS.pop(model, None)
+        return batched()
+
+    runs = {
+        "loop of model(x, training=True)": loop,
+        "mc_predict": batched,
+        "mc_predict, model rebuilt every call": rebuilt,
+    }
+    times = time_interleaved(runs, args.rounds)
+    return summarize(times, "loop of model(x, training=True)")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    monitor_rows = monitor_overhead(args)
+    mc_rows = mc_speed(args)
+    print(
+        f"Head: {args.feature_dim}-{args.hidden_units}-{args.num_classes} on "
+        f"{args.labels_per_class * args.num_classes} rows, {args.epochs} "
+        f"epochs of batch {args.batch_size}, {args.val_rows} validation rows "
+        f"(the monitor's probe keeps 512). MC: MLP 64-{args.mlp_width}-"
+        f"{args.mlp_width}-10, {args.num_samples} samples of {args.rows} "
+        f"rows. {args.rounds} interleaved rounds, backend "
+        f"{keras.backend.backend()}."
+    )
+    print_table(
+        "CoAdaptationMonitor overhead on a transfer head",
+        monitor_rows,
+        {
+            _monitor_variant(1): "<= 1.05",
+            "  share of the fit inside it, every=1": "<= 0.05",
+        },
+    )
+    print_table(
+        "mc_predict vs a loop of model(x, training=True)",
+        mc_rows,
+        {"mc_predict": "<= 0.20"},
+    )
+    write_results(
+        args.output,
+        {"monitor": monitor_rows, "mc_predict": mc_rows},
+        vars(args),
+    )
+    return monitor_rows, mc_rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,552 @@
+"""Dropout as an ensemble, and co-adaptation, on scikit-learn's digits.
+
+A network trained with dropout is an ensemble of subnetworks that share
+weights, one per dropout mask. At test time Srivastava et al. (2014,
+"Dropout: A Simple Way to Prevent Neural Networks from Overfitting") do not
+average the subnetworks: they scale the weights (kerasdrop and Keras scale
+the kept units during training instead, so the ordinary inference pass is
+the weight-scaled network). This script measures, on an MLP trained with
+dropout on the 8x8 digits that ship with scikit-learn:
+
+1. the test error of Monte-Carlo model averaging (`mc_predict`) as a
+   function of the number of sampled subnetworks, from 1 to
+   `max(--sample-counts)`, against weight scaling -- the experiment of
+   Srivastava et al. (2014), Fig. 11;
+2. whether weight scaling is exact where theory says it is: for
+   `Input -> dropout -> Dense(softmax)` on `--pca-components` principal
+   components, the normalized geometric mean over all 2^n masks
+   (`exact_average`) against the inference output, and the same with a
+   hidden ReLU layer after the dropout, where it is not exact;
+3. the co-adaptation of the hidden units of the same MLP trained with and
+   without dropout (`kerasdrop.analysis.coadaptation` and
+   `CoAdaptationMonitor`): correlation, DeCov, effective rank,
+   participation ratio, sparsity, the ablation curve and the pairwise
+   ablation interaction.
+
+It reports what it measures, whichever way it comes out: a table printed and
+written to `results.md`, everything in `results.json`, and figures, in the
+output folder.
+
+Run (about a minute on two CPU cores):
+
+    python examples/ensemble_averaging.py
+
+and, to refresh the figures of the documentation:
+
+    python examples/ensemble_averaging.py --docs-images
+"""
+
+import time
+
+STARTED = time.perf_counter()  # The wall time reported includes imports.
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+
+import kerasdrop
+from kerasdrop.analysis import coadaptation
+
+DEFAULT_OUTPUT_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "results",
+    "ensemble_averaging",
+)
+DOCS_IMAGES_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "docs",
+    "images",
+)
+HIDDEN_LAYERS = ("dropout_1", "dropout_2")  # Read at their inputs.
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--hidden-units", type=int, default=256)
+    parser.add_argument("--rate", type=float, default=0.5)
+    parser.add_argument("--input-rate", type=float, default=0.2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--test-fraction", type=float, default=0.4)
+    parser.add_argument(
+        "--sample-counts",
+        default="1,2,3,5,10,20,50,100",
+        help="numbers of Monte-Carlo samples, comma-separated",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=10,
+        help="independent Monte-Carlo runs per sample count",
+    )
+    parser.add_argument("--pca-components", type=int, default=12)
+    parser.add_argument("--exact-epochs", type=int, default=60)
+    parser.add_argument("--num-pairs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument(
+        "--docs-images",
+        action="store_true",
+        help=f"also copy the figures into {DOCS_IMAGES_DIR}",
+    )
+    args = parser.parse_args(argv)
+    args.sample_counts = sorted(
+        {int(count) for count in args.sample_counts.split(",")}
+    )
+    return args
+
+
+# ---------------------------------------------------------------------------
+# Data: the 1797 digits of scikit-learn, 8x8 pixels scaled to [0, 1], split
+# into training and test sets with every class in both.
+# ---------------------------------------------------------------------------
+
+
+def load_data(args):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype("float32")
+    return train_test_split(
+        x,
+        digits.target.astype("int32"),
+        test_size=args.test_fraction,
+        random_state=args.seed,
+        stratify=digits.target,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The MLP: input dropout, then two ReLU layers each followed by dropout, as
+# in Srivastava et al. (2014). The network "without dropout" is the same
+# model with every rate at 0, so its layers have the same names.
+# ---------------------------------------------------------------------------
+
+
+def build_mlp(args, rate, input_rate):
+    keras.utils.set_random_seed(args.seed)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            kerasdrop.ScheduledDropout(input_rate, name="input_dropout"),
+            keras.layers.Dense(args.hidden_units, activation="relu"),
+            kerasdrop.ScheduledDropout(rate, name="dropout_1"),
+            keras.layers.Dense(args.hidden_units, activation="relu"),
+            kerasdrop.ScheduledDropout(rate, name="dropout_2"),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="mlp",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train(args, model, data, label):
+    x_train, x_test, y_train, y_test = data
+    # The monitor logs the co-adaptation of the hidden units every epoch.
+    monitor = kerasdrop.callbacks.CoAdaptationMonitor(
+        x_test,
+        layers=HIDDEN_LAYERS,
+        measures=coadaptation.ACTIVATION_MEASURES,
+        seed=args.seed,
+    )
+    start = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        callbacks=[monitor],
+        verbose=0,
+    )
+    error = test_error(model.predict_on_batch(x_test), y_test)
+    print(
+        f"  {label}: {args.epochs} epochs in "
+        f"{time.perf_counter() - start:.1f} s, test error {error:.4f}",
+        flush=True,
+    )
+    return history.history
+
+
+def test_error(probabilities, labels):
+    return float(np.mean(np.argmax(probabilities, axis=-1) != labels))
+
+
+# ---------------------------------------------------------------------------
+# 1. Monte-Carlo averaging against weight scaling. For each repeat,
+# `mc_predict` draws max(sample_counts) subnetworks per test row in one
+# batched call; the first k of them give the k-sample average, so the curve
+# for every k costs a single call.
+# ---------------------------------------------------------------------------
+
+
+def monte_carlo_curve(args, model, x_test, y_test):
+    weight_scaling = test_error(model.predict_on_batch(x_test), y_test)
+    counts = np.array(args.sample_counts)
+    errors = {"mean": [], "geometric": []}
+    for repeat in range(args.repeats):
+        keras.utils.set_random_seed(args.seed + 1000 + repeat)
+        samples = kerasdrop.analysis.mc_predict(
+            model, x_test, num_samples=counts.max(), return_samples=True
+        )["samples"].astype("float64")
+        log_samples = np.log(np.maximum(samples, 1e-30))
+        for combine in errors:
+            row = []
+            for count in counts:
+                if combine == "mean":
+                    average = samples[:count].mean(axis=0)
+                else:  # The arg-max of a normalized geometric mean.
+                    average = log_samples[:count].mean(axis=0)
+                row.append(test_error(average, y_test))
+            errors[combine].append(row)
+    return {
+        "sample_counts": counts.tolist(),
+        "weight_scaling_error": weight_scaling,
+        "mc_error_mean": np.mean(errors["mean"], axis=0).tolist(),
+        "mc_error_std": np.std(errors["mean"], axis=0).tolist(),
+        "mc_geometric_error_mean": np.mean(errors["geometric"], 0).tolist(),
+    }
+
+
+# ---------------------------------------------------------------------------
+# 2. Exact averaging. `exact_average` needs a dropout layer with few units,
+# so these models see the digits through their first principal components.
+# ---------------------------------------------------------------------------
+
+
+def principal_components(x_train, x_test, num_components):
+    mean = x_train.mean(axis=0)
+    _, _, basis = np.linalg.svd(x_train - mean, full_matrices=False)
+    basis = basis[:num_components].T
+    scale = (x_train - mean) @ basis
+    scale = scale.std(axis=0)
+    return [
+        ((x - mean) @ basis / scale).astype("float32")
+        for x in (x_train, x_test)
+    ]
+
+
+def exactness_check(args, data):
+    x_train, x_test, y_train, y_test = data
+    z_train, z_test = principal_components(x_train, x_test, args.pca_components)
+    results = {}
+    for name, hidden_units in (("softmax layer", None), ("hidden ReLU", 32)):
+        keras.utils.set_random_seed(args.seed)
+        inputs = keras.Input((args.pca_components,))
+        x = kerasdrop.ScheduledDropout(args.rate, name="dropout")(inputs)
+        if hidden_units:
+            x = keras.layers.Dense(hidden_units, activation="relu")(x)
+        outputs = keras.layers.Dense(10, activation="softmax")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            optimizer=keras.optimizers.Adam(3e-3),
+            loss="sparse_categorical_crossentropy",
+        )
+        model.fit(
+            z_train,
+            y_train,
+            batch_size=args.batch_size,
+            epochs=args.exact_epochs,
+            verbose=0,
+        )
+        exact = kerasdrop.analysis.exact_average(model, z_test, "dropout")
+        inference = exact["inference"]
+        results[name] = {
+            "num_masks": exact["num_masks"],
+            "max_abs_geometric_minus_inference": float(
+                np.max(np.abs(exact["geometric"] - inference))
+            ),
+            "max_abs_arithmetic_minus_inference": float(
+                np.max(np.abs(exact["arithmetic"] - inference))
+            ),
+            "error_inference": test_error(inference, y_test),
+            "error_geometric": test_error(exact["geometric"], y_test),
+            "error_arithmetic": test_error(exact["arithmetic"], y_test),
+        }
+        print(
+            f"  {name}: {exact['num_masks']} masks; max |geometric - "
+            "inference| = "
+            f"{results[name]['max_abs_geometric_minus_inference']:.2e}, "
+            "max |arithmetic - inference| = "
+            f"{results[name]['max_abs_arithmetic_minus_inference']:.2e}",
+            flush=True,
+        )
+    return results
+
+
+# ---------------------------------------------------------------------------
+# 3. Co-adaptation of the hidden units, with and without dropout, on the
+# test set: the activation measures, the ablation curve of each hidden layer
+# (accuracy as a growing random fraction of its units is zeroed), and the
+# pairwise ablation interaction on the loss.
+# ---------------------------------------------------------------------------
+
+
+def coadaptation_measures(args, model, x_test, y_test):
+    measures = {}
+    for layer in HIDDEN_LAYERS:
+        activations = coadaptation.layer_activations(model, layer, x_test)
+        row = coadaptation.summarize(
+            activations, coadaptation.ACTIVATION_MEASURES
+        )
+        curve = coadaptation.ablation_curve(
+            model, layer, x_test, y_test, num_orders=5, seed=args.seed
+        )
+        interaction = coadaptation.ablation_interaction(
+            model,
+            layer,
+            x_test,
+            y_test,
+            num_pairs=args.num_pairs,
+            seed=args.seed,
+        )
+        row["ablation_area"] = curve["area"]
+        row["interaction"] = interaction["mean_absolute_interaction"]
+        row["ablation_curve"] = curve["mean"].tolist()
+        row["fractions"] = curve["fractions"].tolist()
+        row["unit_means"] = coadaptation.unit_mean_activations(
+            activations
+        ).tolist()
+        measures[layer] = row
+    return measures
+
+
+# ---------------------------------------------------------------------------
+# Tables and figures.
+# ---------------------------------------------------------------------------
+
+TABLE_MEASURES = (
+    "correlation",
+    "decov",
+    "effective_rank",
+    "participation_ratio",
+    "sparsity",
+    "ablation_area",
+    "interaction",
+)
+
+
+def format_tables(results):
+    mc = results["monte_carlo"]
+    lines = [
+        "Monte-Carlo averaging vs weight scaling (test error)",
+        "",
+        "| samples | MC mean ± std | MC geometric | weight scaling |",
+        "|---:|---:|---:|---:|",
+    ]
+    for count, mean, std, geometric in zip(
+        mc["sample_counts"],
+        mc["mc_error_mean"],
+        mc["mc_error_std"],
+        mc["mc_geometric_error_mean"],
+    ):
+        lines.append(
+            f"| {count} | {mean:.4f} ± {std:.4f} | {geometric:.4f} | "
+            f"{mc['weight_scaling_error']:.4f} |"
+        )
+    lines += [
+        "",
+        "Exact averaging over all masks of one dropout layer",
+        "",
+        "| model | masks | max abs(geometric - inference) | "
+        "max abs(arithmetic - inference) | error inference | "
+        "error geometric | error arithmetic |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in results["exact"].items():
+        lines.append(
+            f"| {name} | {row['num_masks']} | "
+            f"{row['max_abs_geometric_minus_inference']:.2e} | "
+            f"{row['max_abs_arithmetic_minus_inference']:.2e} | "
+            f"{row['error_inference']:.4f} | {row['error_geometric']:.4f} | "
+            f"{row['error_arithmetic']:.4f} |"
+        )
+    lines += [
+        "",
+        "Co-adaptation of the hidden units on the test set",
+        "",
+        "| net | layer | " + " | ".join(TABLE_MEASURES) + " |",
+        "|---|---|" + "---:|" * len(TABLE_MEASURES),
+    ]
+    for net, layers in results["coadaptation"].items():
+        for layer, row in layers.items():
+            values = " | ".join(f"{row[m]:.4g}" for m in TABLE_MEASURES)
+            lines.append(f"| {net} | {layer} | {values} |")
+    return "\n".join(lines)
+
+
+def plot_results(results, histories, output_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    # Fig. 11 of Srivastava et al. (2014): error against number of samples.
+    mc = results["monte_carlo"]
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    counts = np.array(mc["sample_counts"])
+    mean, std = np.array(mc["mc_error_mean"]), np.array(mc["mc_error_std"])
+    axis.errorbar(
+        counts, 100 * mean, yerr=100 * std, marker="o", capsize=3,
+        label="Monte-Carlo model averaging",
+    )  # fmt: skip
+    axis.axhline(
+        100 * mc["weight_scaling_error"],
+        color="black",
+        linestyle="--",
+        label="weight scaling (inference)",
+    )
+    axis.set_xscale("log")
+    axis.set_xlabel("number of sampled subnetworks")
+    axis.set_ylabel("test error (%)")
+    axis.set_title("Digits MLP with dropout")
+    axis.legend()
+    figure.tight_layout()
+    paths.append(os.path.join(output_dir, "ensemble_mc_vs_weight_scaling.png"))
+    figure.savefig(paths[-1], dpi=120)
+    plt.close(figure)
+
+    # Co-adaptation measures over training, from CoAdaptationMonitor.
+    shown = ("correlation", "effective_rank", "sparsity")
+    figure, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4))
+    for axis, measure in zip(axes, shown):
+        for net, history in histories.items():
+            for layer, style in zip(HIDDEN_LAYERS, ("-", ":")):
+                values = history[f"coadaptation/{layer}/{measure}"]
+                axis.plot(
+                    np.arange(1, len(values) + 1),
+                    values,
+                    style,
+                    color="C0" if net == "with dropout" else "C3",
+                    label=f"{net}, {layer}",
+                )
+        axis.set_title(measure)
+        axis.set_xlabel("epoch")
+    axes[0].legend(fontsize="small")
+    figure.tight_layout()
+    paths.append(os.path.join(output_dir, "ensemble_coadaptation_training.png"))
+    figure.savefig(paths[-1], dpi=120)
+    plt.close(figure)
+
+    # Ablation curves and unit-mean histograms (Srivastava et al., Fig. 8).
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    largest = max(
+        max(layers[HIDDEN_LAYERS[0]]["unit_means"])
+        for layers in results["coadaptation"].values()
+    )
+    bins = np.linspace(0.0, max(largest, 1e-6), 41)
+    for net, layers in results["coadaptation"].items():
+        color = "C0" if net == "with dropout" else "C3"
+        for layer, style in zip(HIDDEN_LAYERS, ("-", ":")):
+            row = layers[layer]
+            axes[0].plot(
+                row["fractions"],
+                row["ablation_curve"],
+                style,
+                color=color,
+                label=f"{net}, {layer}",
+            )
+        axes[1].hist(
+            layers[HIDDEN_LAYERS[0]]["unit_means"],
+            bins=bins,
+            alpha=0.5,
+            color=color,
+            label=net,
+        )
+    axes[0].set_xlabel("fraction of units zeroed")
+    axes[0].set_ylabel("test accuracy")
+    axes[0].set_title("Ablation curves")
+    axes[0].legend(fontsize="small")
+    axes[1].set_xlabel(f"mean activation of a unit of {HIDDEN_LAYERS[0]}")
+    axes[1].set_ylabel("units")
+    axes[1].set_title("Mean activations")
+    axes[1].legend(fontsize="small")
+    figure.tight_layout()
+    paths.append(os.path.join(output_dir, "ensemble_ablation.png"))
+    figure.savefig(paths[-1], dpi=120)
+    plt.close(figure)
+    return paths
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.output_dir, exist_ok=True)
+    data = load_data(args)
+    x_train, x_test, y_train, y_test = data
+    print(
+        f"Digits: {len(x_train)} training and {len(x_test)} test images",
+        flush=True,
+    )
+
+    print("Training the MLP with and without dropout", flush=True)
+    nets = {
+        "with dropout": build_mlp(args, args.rate, args.input_rate),
+        "without dropout": build_mlp(args, 0.0, 0.0),
+    }
+    histories = {
+        label: train(args, model, data, label) for label, model in nets.items()
+    }
+
+    print(
+        f"Monte-Carlo averaging: up to {max(args.sample_counts)} samples, "
+        f"{args.repeats} repeats",
+        flush=True,
+    )
+    monte_carlo = monte_carlo_curve(args, nets["with dropout"], x_test, y_test)
+
+    print(f"Exact averaging over 2^{args.pca_components} masks", flush=True)
+    exact = exactness_check(args, data)
+
+    print("Co-adaptation measures on the test set", flush=True)
+    measures = {
+        label: coadaptation_measures(args, model, x_test, y_test)
+        for label, model in nets.items()
+    }
+
+    results = {
+        "monte_carlo": monte_carlo,
+        "exact": exact,
+        "coadaptation": measures,
+    }
+    table = format_tables(results)
+    print()
+    print(table)
+    figures = plot_results(results, histories, args.output_dir)
+    elapsed = time.perf_counter() - STARTED
+    results["config"] = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("output_dir", "docs_images")
+    }
+    results["wall_time_seconds"] = elapsed
+    with open(os.path.join(args.output_dir, "results.json"), "w") as file:
+        json.dump(results, file, indent=1)
+    with open(os.path.join(args.output_dir, "results.md"), "w") as file:
+        file.write(table + "\n")
+    if args.docs_images:
+        os.makedirs(DOCS_IMAGES_DIR, exist_ok=True)
+        for path in figures:
+            shutil.copy(path, DOCS_IMAGES_DIR)
+    print(f"Results and figures written to {args.output_dir}")
+    print(f"Total wall time: {elapsed:.1f} s")
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,18 @@
+"""Measuring co-adaptation and checking the ensemble view of dropout."""
+
+from kerasdrop.analysis import coadaptation
+from kerasdrop.analysis import ensemble
+from kerasdrop.analysis.coadaptation import ablation_curve
+from kerasdrop.analysis.coadaptation import ablation_interaction
+from kerasdrop.analysis.coadaptation import correlation_matrix
+from kerasdrop.analysis.coadaptation import decov
+from kerasdrop.analysis.coadaptation import effective_rank
+from kerasdrop.analysis.coadaptation import layer_activations
+from kerasdrop.analysis.coadaptation import mean_absolute_correlation
+from kerasdrop.analysis.coadaptation import participation_ratio
+from kerasdrop.analysis.coadaptation import sparsity
+from kerasdrop.analysis.coadaptation import summarize
+from kerasdrop.analysis.coadaptation import unit_mean_activations
+from kerasdrop.analysis.ensemble import all_masks
+from kerasdrop.analysis.ensemble import exact_average
+from kerasdrop.analysis.ensemble import mc_predict

@@ -1,0 +1,386 @@
+"""Dropout as an ensemble: Monte-Carlo and exact averaging over masks.
+
+A network trained with dropout on `n` units is an ensemble of `2^n`
+subnetworks that share weights, one per dropout mask. Srivastava et al.
+(2014, "Dropout: A Simple Way to Prevent Neural Networks from Overfitting")
+approximate the ensemble's prediction by weight scaling: the ordinary
+inference pass, since kerasdrop and Keras scale the kept units by
+`1 / (1 - rate)` during training. For a single softmax layer after the
+dropout the approximation is exact for the *normalized geometric mean* of
+the subnetworks (Hinton et al., 2012; Baldi & Sadowski, 2013, "Understanding
+Dropout"). This module lets you check both on your own model:
+
+- `mc_predict` averages a sample of subnetworks (Monte-Carlo dropout, Gal &
+  Ghahramani, 2016, "Dropout as a Bayesian Approximation"), with only the
+  dropout layers switched on and every sample in one batched call;
+- `exact_average` enumerates every mask of one small dropout layer and
+  returns the arithmetic and normalized geometric means of the output.
+"""
+
+import weakref
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasdrop.analysis import _graph
+
+MAX_EXACT_UNITS = 20
+"""The most units `exact_average` enumerates (`2^20` masks)."""
+
+_COMBINE = ("mean", "geometric")
+
+# Monte-Carlo versions of the models `mc_predict` has seen. They share the
+# original layers (and so their weights and rate variables), so they stay
+# valid as the model trains; they go when the model goes.
+_MC_MODELS = weakref.WeakKeyDictionary()
+
+
+class _AlwaysTraining(keras.layers.Layer):
+    """Calls a dropout layer in training mode, whatever the caller says."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(
+            name=f"{layer.name}_always_training",
+            dtype=layer.dtype_policy,
+            **kwargs,
+        )
+        self.layer = layer
+        self.supports_masking = layer.supports_masking
+
+    def call(self, inputs, **kwargs):
+        kwargs.pop("training", None)
+        return self.layer(inputs, training=True, **kwargs)
+
+    def compute_output_spec(self, inputs, **kwargs):
+        kwargs.pop("training", None)
+        return self.layer.compute_output_spec(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.layer.compute_mask(inputs, mask)
+
+
+def _mc_model(model):
+    """The model rebuilt with its dropout layers always in training mode."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Invalid type received for argument `model`. Expected a "
+            f"`keras.Model`. Received: model of type {type(model).__name__}"
+        )
+    cached = _MC_MODELS.get(model)
+    if cached is not None:
+        return cached
+    wrapped = []
+
+    def clone_function(layer):
+        if _graph.is_dropout_layer(layer):
+            wrapped.append(layer.name)
+            return _AlwaysTraining(layer)
+        return layer  # Reused, so the weights are shared.
+
+    try:
+        mc_model = keras.models.clone_model(
+            model, clone_function=clone_function, recursive=True
+        )
+    except ValueError as error:
+        raise ValueError(
+            "Monte-Carlo prediction rebuilds the model's graph to switch on "
+            "its dropout layers alone, which needs a Functional or "
+            f"Sequential model. The model '{model.name}' of type "
+            f"{type(model).__name__} cannot be rebuilt: build it with the "
+            "functional API (a loop of `model(x, training=True)` would also "
+            "put BatchNormalization in training mode). Keras said: "
+            f"{error}"
+        ) from error
+    if not wrapped:
+        raise ValueError(
+            f"The model '{model.name}' has no dropout layer, so every "
+            "Monte-Carlo sample would be the same. Dropout layers are "
+            "kerasdrop's layers and Keras's Dropout, SpatialDropout, "
+            "GaussianDropout and AlphaDropout."
+        )
+    _MC_MODELS[model] = mc_model
+    return mc_model
+
+
+def _log_probabilities(outputs):
+    """Log of probability outputs; one sigmoid unit becomes two classes.
+
+    Returns `None` if `outputs` are not probabilities.
+    """
+    outputs = np.asarray(outputs, dtype="float64")
+    if outputs.min() < 0.0 or outputs.max() > 1.0 + 1e-6:
+        return None
+    if outputs.shape[-1] == 1:
+        outputs = np.concatenate([1.0 - outputs, outputs], axis=-1)
+    return np.log(np.maximum(outputs, np.finfo("float32").tiny))
+
+
+def _normalized_geometric_mean(mean_log, single_output):
+    """Normalizes `exp(mean_log)` over the classes (the last axis)."""
+    mean_log = mean_log - mean_log.max(axis=-1, keepdims=True)
+    geometric = np.exp(mean_log)
+    geometric /= geometric.sum(axis=-1, keepdims=True)
+    return geometric[..., 1:] if single_output else geometric
+
+
+def mc_predict(
+    model,
+    x,
+    num_samples=50,
+    combine="mean",
+    batch_size=None,
+    return_samples=False,
+):
+    """Monte-Carlo dropout prediction, with only the dropout layers active.
+
+    Runs `num_samples` subnetworks — one random dropout mask per sample and
+    row — and combines their outputs. Only dropout layers are in training
+    mode: kerasdrop's layers (every layer with `dropout_rates`, recurrent
+    ones included) and Keras's `Dropout`, `SpatialDropout1D/2D/3D`,
+    `GaussianDropout` and `AlphaDropout`. `BatchNormalization` and every
+    other layer stay in inference mode, unlike in a loop of
+    `model(x, training=True)`. The dropout of Keras's recurrent layers (their
+    `dropout` and `recurrent_dropout` arguments) stays off.
+
+    The model is rebuilt once (with `keras.models.clone_model`, reusing its
+    layers, so the weights are shared and training continues to show) and
+    the input is repeated `num_samples` times, so all samples run in one
+    batched call. This needs a Functional or Sequential model with a single
+    output; a subclassed model raises a `ValueError`.
+
+    Reference: Gal & Ghahramani, 2016, "Dropout as a Bayesian
+    Approximation: Representing Model Uncertainty in Deep Learning".
+
+    Args:
+        model: A Functional or Sequential Keras model.
+        x: Input data: an array (or a structure of arrays) with rows first.
+        num_samples: Number of dropout masks per row.
+        combine: `"mean"` for the arithmetic mean of the outputs, or
+            `"geometric"` for their normalized geometric mean, for outputs
+            that are probabilities (a softmax, or a single sigmoid unit read
+            as two classes).
+        batch_size: Rows per call of the model, out of
+            `num_samples * len(x)`; `None` for a single call.
+        return_samples: Whether to return every sample as well.
+
+    Returns:
+        A dict with `"mean"`, the combined prediction (shape of
+        `model(x)`), `"std"`, the standard deviation of the samples around
+        their arithmetic mean, and with `return_samples=True`, `"samples"` of
+        shape `(num_samples,) + model(x).shape`.
+
+    Examples:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)),
+    ...     keras.layers.Dense(8, activation="relu"),
+    ...     kerasdrop.ScheduledDropout(0.5),
+    ...     keras.layers.Dense(3, activation="softmax"),
+    ... ])
+    >>> result = kerasdrop.analysis.mc_predict(
+    ...     model, np.ones((5, 4)), num_samples=10
+    ... )
+    >>> result["mean"].shape, result["std"].shape
+    ((5, 3), (5, 3))
+    """
+    num_samples = _graph.validate_positive_int(num_samples, "num_samples")
+    batch_size = _graph.validate_positive_int(
+        batch_size, "batch_size", allow_none=True
+    )
+    if combine not in _COMBINE:
+        raise ValueError(
+            "Invalid value received for argument `combine`. Expected one "
+            f"of {_COMBINE}. Received: combine={combine!r}"
+        )
+    mc_model = _mc_model(model)
+    _graph.model_output(model)  # Raises for several outputs.
+    num_rows = _graph.count_rows(x)
+
+    def tile(array):
+        array = ops.convert_to_tensor(array)
+        return ops.tile(array, (num_samples,) + (1,) * (len(array.shape) - 1))
+
+    tiled = keras.tree.map_structure(tile, x)
+    outputs = _graph.predict(mc_model, tiled, batch_size)
+    samples = outputs.reshape((num_samples, num_rows) + outputs.shape[1:])
+    # Half-precision outputs (mixed precision) are averaged in float32.
+    samples = samples.astype(np.result_type(samples.dtype, "float32"))
+    result = {"std": samples.std(axis=0)}
+    if combine == "mean":
+        result["mean"] = samples.mean(axis=0)
+    else:
+        log_probabilities = _log_probabilities(samples)
+        if log_probabilities is None:
+            raise ValueError(
+                'combine="geometric" needs outputs that are probabilities '
+                "(between 0 and 1), such as a softmax. The model's outputs "
+                f"range over [{samples.min()}, {samples.max()}]."
+            )
+        result["mean"] = _normalized_geometric_mean(
+            log_probabilities.mean(axis=0), samples.shape[-1] == 1
+        ).astype(samples.dtype)
+    if return_samples:
+        result["samples"] = samples
+    return result
+
+
+def _binary_dropout_rate(layer, tensor):
+    """The rate of a dropout layer that drops each unit of a 2D input."""
+    rates = getattr(layer, "dropout_rates", None) or {}
+    binary = isinstance(layer, keras.layers.Dropout) or (
+        list(rates) == ["rate"] and hasattr(layer, "noise_shape")
+    )
+    noise_shape = getattr(layer, "noise_shape", None)
+    per_unit = noise_shape is None or noise_shape[-1] in (
+        None,
+        tensor.shape[-1],
+    )
+    if not (binary and per_unit and len(tensor.shape) == 2):
+        raise ValueError(
+            "exact_average needs a dropout layer that drops each unit of a "
+            "2D input `(batch, units)` independently, such as "
+            "`kerasdrop.ScheduledDropout` or `keras.layers.Dropout`. "
+            f"Received: layer '{layer.name}' of type "
+            f"{type(layer).__name__} with input shape {tensor.shape}"
+        )
+    return float(ops.convert_to_numpy(rates["rate"]) if rates else layer.rate)
+
+
+def all_masks(num_units, rate):
+    """Every binary mask over `num_units` units, and its probability.
+
+    Args:
+        num_units: Number of units.
+        rate: Probability of dropping each unit.
+
+    Returns:
+        `(masks, probabilities)`: a `(2**num_units, num_units)` float32 array
+        of ones (kept) and zeros (dropped), and the probability of each mask,
+        `(1 - rate)**kept * rate**dropped`.
+
+    Examples:
+
+    >>> masks, probabilities = all_masks(2, 0.25)
+    >>> print(masks)
+    [[0. 0.]
+     [1. 0.]
+     [0. 1.]
+     [1. 1.]]
+    >>> print(probabilities)
+    [0.0625 0.1875 0.1875 0.5625]
+    """
+    codes = np.arange(2**num_units)[:, None]
+    masks = ((codes >> np.arange(num_units)) & 1).astype("float32")
+    kept = masks.sum(axis=1)
+    probabilities = (1.0 - rate) ** kept * rate ** (num_units - kept)
+    return masks, probabilities
+
+
+def exact_average(model, x, layer, batch_size=None):
+    """Averages a model's output over every mask of one dropout layer.
+
+    For a dropout layer on `n` units (`n <= 20`; up to about 16 is quick),
+    runs the part of the model after the layer on all `2^n` masks at once
+    — each row repeated once per mask, the part before the layer run once —
+    and weights each mask by its probability. Returns the ensemble's
+    arithmetic mean and its normalized geometric mean (the geometric mean of
+    the class probabilities, renormalized to sum to 1) beside the ordinary
+    inference output, which is the weight-scaling approximation of both.
+    Other dropout layers in the model stay in inference mode.
+
+    For `Input -> dropout -> Dense(softmax)` the normalized geometric mean
+    equals the inference output exactly, because the log-probabilities are
+    linear in the mask up to a term shared by all classes; a hidden
+    nonlinearity after the dropout breaks the identity.
+
+    Reference: Srivastava et al., 2014, "Dropout: A Simple Way to Prevent
+    Neural Networks from Overfitting", Section 7.5; Baldi & Sadowski, 2013,
+    "Understanding Dropout".
+
+    Args:
+        model: A Functional or Sequential model with a single output; every
+            path from its inputs to its output must go through `layer`.
+        x: Input data.
+        layer: The dropout layer (or its name): `kerasdrop.ScheduledDropout`
+            or `keras.layers.Dropout` on a 2D input `(batch, units)`.
+        batch_size: Rows per call of the model; defaults to large batches.
+
+    Returns:
+        A dict with `"arithmetic"` and `"geometric"` (the two means, shaped
+        like `model(x)`; `"geometric"` is `None` unless the outputs are
+        probabilities), `"inference"` (`model(x)` in inference mode) and
+        `"num_masks"`, the number of masks with non-zero probability.
+
+    Raises:
+        ValueError: for a layer that is not such a dropout layer, or with
+            more than 20 units.
+
+    Examples:
+
+    >>> inputs = keras.Input((6,))
+    >>> dropped = kerasdrop.ScheduledDropout(0.5, name="dropout")(inputs)
+    >>> outputs = keras.layers.Dense(3, activation="softmax")(dropped)
+    >>> model = keras.Model(inputs, outputs)
+    >>> x = np.random.default_rng(0).standard_normal((4, 6))
+    >>> result = kerasdrop.analysis.exact_average(model, x, "dropout")
+    >>> result["num_masks"]
+    64
+    >>> bool(np.allclose(result["geometric"], result["inference"], atol=1e-6))
+    True
+    """
+    batch_size = _graph.validate_positive_int(
+        batch_size, "batch_size", allow_none=True
+    )
+    layer = _graph.get_layer(model, layer)
+    if not _graph.is_dropout_layer(layer):
+        raise ValueError(
+            f"The layer '{layer.name}' of type {type(layer).__name__} is not "
+            "a dropout layer."
+        )
+    tensor = _graph.units_tensor(layer)
+    rate = _binary_dropout_rate(layer, tensor)
+    num_units = tensor.shape[-1]
+    if num_units > MAX_EXACT_UNITS:
+        raise ValueError(
+            f"The dropout layer '{layer.name}' has {num_units} units: "
+            f"enumerating its 2^{num_units} masks is too much. exact_average "
+            f"handles up to {MAX_EXACT_UNITS} units; use mc_predict for "
+            "larger layers."
+        )
+    masks, probabilities = all_masks(num_units, rate)
+    possible = probabilities > 0.0
+    masks, probabilities = masks[possible], probabilities[possible]
+    # Kept units are scaled by 1 / (1 - rate), as in training; rate 1 keeps
+    # only the all-zero mask.
+    scale = 1.0 / (1.0 - rate) if rate < 1.0 else 0.0
+    prefix, suffix = _graph.split(model, tensor)
+    activations = _graph.predict(prefix, x, batch_size)
+    arithmetic = 0.0
+    log_sum = 0.0
+    for start, outputs in _graph.masked_outputs(
+        suffix, activations, masks * np.float32(scale), batch_size
+    ):
+        weights = probabilities[start : start + len(outputs)]
+        weights = weights.reshape((-1,) + (1,) * (outputs.ndim - 1))
+        arithmetic = arithmetic + np.sum(weights * outputs, axis=0)
+        log_probabilities = (
+            _log_probabilities(outputs) if log_sum is not None else None
+        )
+        log_sum = (
+            None
+            if log_probabilities is None
+            else log_sum + np.sum(weights * log_probabilities, axis=0)
+        )
+    inference = _graph.predict(model, x, batch_size)
+    geometric = None
+    if log_sum is not None:
+        geometric = _normalized_geometric_mean(
+            log_sum, inference.shape[-1] == 1
+        ).astype(inference.dtype)
+    return {
+        "arithmetic": arithmetic.astype(inference.dtype),
+        "geometric": geometric,
+        "inference": inference,
+        "num_masks": int(len(masks)),
+    }

@@ -1,0 +1,316 @@
+"""A callback that logs co-adaptation measures of chosen layers during `fit`."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasdrop.analysis import _graph
+from kerasdrop.analysis import coadaptation
+
+_ABLATION_MEASURES = ("ablation_area", "interaction")
+MEASURES = coadaptation.ACTIVATION_MEASURES + _ABLATION_MEASURES
+"""Every measure `CoAdaptationMonitor` can log."""
+
+
+class CoAdaptationMonitor(keras.callbacks.Callback):
+    """Logs co-adaptation measures of a model's layers during training.
+
+    At the end of every `every`-th epoch the callback runs a fixed probe
+    batch through the model in inference mode, reads the activations of the
+    watched layers and writes each measure into `logs` under
+    `"coadaptation/<layer name>/<measure>"` (for example
+    `"coadaptation/dropout/correlation"`), so History, CSVLogger and
+    TensorBoard record it. On the other epochs the keys hold NaN, so every
+    epoch has the same keys and History's lists line up with the epochs. Put
+    the monitor before `keras.callbacks.CSVLogger` or `TensorBoard` in the
+    callback list, so they see its values.
+
+    By default the watched layers are the model's dropout layers (kerasdrop's
+    and Keras's, among `model.layers`), read at their *input*: the units that
+    dropout acts on (a feed-forward dropout layer is read at its output,
+    which is the same at inference). A layer named in `layers` is read the
+    same way if it is a dropout layer, and at its output otherwise. A sub-model that reads the activations of all
+    watched layers and reduces them to their covariance (and a few
+    per-unit statistics) is built once, in the first `on_train_begin`; each
+    measurement is then one compiled call of it on the probe, and a few
+    element-wise NumPy operations on each `(units, units)` covariance. The
+    cost grows as `probe rows × units²` per layer.
+
+    Measures (see `kerasdrop.analysis.coadaptation`):
+
+    - `"correlation"`: mean absolute correlation between distinct units;
+    - `"decov"`: the DeCov loss of Cogswell et al. (2016);
+    - `"effective_rank"` and `"participation_ratio"` of the covariance;
+    - `"sparsity"`: fraction of activations at most 1e-6 in magnitude;
+    - `"ablation_area"`: area under the accuracy-ablation curve (Morcos et
+      al., 2018; 5 random orders, 11 fractions), needs `y`;
+    - `"interaction"`: mean absolute pairwise ablation interaction of 50
+      pairs of units, on the compiled loss, needs `y`.
+
+    The default is `"correlation"`, `"decov"`, `"participation_ratio"` and
+    `"sparsity"`, which need no eigendecomposition. `"effective_rank"` adds
+    one per layer (of the covariance, or of the smaller Gram matrix) to the
+    compiled call; the ablation measures run the part of the model after
+    each layer on many ablated copies of the probe, so they cost the most.
+    A measurement costs a fixed amount (about a millisecond for a small
+    head, the first one more as it compiles), so on very short epochs use
+    `every` to keep the share of training time small.
+
+    Args:
+        x: Probe inputs, fixed for the whole run. At most `max_samples` rows
+            are used.
+        y: Probe targets, needed by the ablation measures.
+        layers: Names of the layers to watch (or layers); `None` for every
+            dropout layer of the model.
+        measures: Names of the measures to log.
+        every: Measure after every `every` epochs (epochs `every - 1`,
+            `2 * every - 1`, ... counting from 0).
+        max_samples: If `x` has more rows, a fixed random subset of this
+            many rows is the probe; `None` keeps every row.
+        seed: Seed of the probe subset and of the ablation orders and pairs.
+        plot_path: If given, a figure of the measures over the epochs is
+            saved there at the end of training (needs matplotlib).
+
+    Attributes:
+        history: Dict from `"epoch"` and each log key to the list of values
+            at the measured epochs.
+
+    Examples:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((8,)),
+    ...     keras.layers.Dense(16, activation="relu"),
+    ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> x, y = np.random.default_rng(0).random((32, 8)), np.ones((32, 1))
+    >>> monitor = kerasdrop.callbacks.CoAdaptationMonitor(x[:16])
+    >>> history = model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
+    >>> sorted(key for key in history.history if key.startswith("coad"))
+    ['coadaptation/dropout/correlation', 'coadaptation/dropout/decov', 'coadaptation/dropout/participation_ratio', 'coadaptation/dropout/sparsity']
+    >>> len(history.history["coadaptation/dropout/correlation"])
+    2
+    """  # noqa: E501
+
+    def __init__(
+        self,
+        x,
+        y=None,
+        layers=None,
+        measures=coadaptation.DEFAULT_MEASURES,
+        every=1,
+        max_samples=512,
+        seed=0,
+        plot_path=None,
+    ):
+        super().__init__()
+        measures = coadaptation.validate_measures(measures, MEASURES)
+        every = _graph.validate_positive_int(every, "every")
+        max_samples = _graph.validate_positive_int(
+            max_samples, "max_samples", allow_none=True
+        )
+        needs_targets = [
+            name for name in measures if name in _ABLATION_MEASURES
+        ]
+        if needs_targets and y is None:
+            raise ValueError(
+                f"The measures {needs_targets} need probe targets: pass `y`."
+            )
+        num_rows = _graph.count_rows(x)
+        if num_rows < 2:
+            raise ValueError(
+                "Invalid value received for argument `x`. Expected probe "
+                "data with at least 2 rows, since the measures compare "
+                f"samples. Received: {num_rows} rows"
+            )
+        if isinstance(layers, (str, keras.layers.Layer)):
+            layers = [layers]
+        self.layers = None if layers is None else list(layers)
+        self.x, self.y = _probe(x, y, max_samples, seed)
+        self.measures = measures
+        self.every = every
+        self.max_samples = max_samples
+        self.seed = seed
+        self.plot_path = plot_path
+        self.history = {}
+        self._watched = []
+        self._measure_model = None
+        self._built_for = None
+
+    def _resolve_layers(self):
+        if self.layers is not None:
+            return [_graph.get_layer(self.model, name) for name in self.layers]
+        layers = [
+            layer
+            for layer in self.model.layers
+            if _graph.is_dropout_layer(layer)
+        ]
+        if not layers:
+            raise ValueError(
+                "CoAdaptationMonitor found no dropout layer among the layers "
+                f"of the model '{self.model.name}'. Pass the layers to "
+                "watch with `layers=`."
+            )
+        return layers
+
+    def on_train_begin(self, logs=None):
+        if self._built_for is not self.model:
+            self._build()
+        self.history = {"epoch": []}
+        for key in self._keys():
+            self.history[key] = []
+
+    def _build(self):
+        """Builds the compiled model that outputs the measures' statistics."""
+        self._watched = self._resolve_layers()
+        cheap = self._cheap_measures()
+        outputs = []
+        for layer in self._watched:
+            tensor = _graph.units_tensor(layer)
+            # Rows of the flattened activations, when the shape says so.
+            inner = tensor.shape[1:-1]
+            rows = None
+            if all(dim is not None for dim in inner):
+                rows = _graph.count_rows(self.x) * int(np.prod(inner))
+            options = coadaptation.moment_options(cheap)
+            outputs.append(_Moments(num_samples=rows, **options)(tensor))
+        self._measure_model = None
+        if cheap:
+            self._measure_model = keras.Model(
+                _graph.model_input(self.model), outputs
+            )
+        self._built_for = self.model
+
+    def _cheap_measures(self):
+        return [n for n in self.measures if n not in _ABLATION_MEASURES]
+
+    def _keys(self):
+        return [
+            _key(layer, measure)
+            for layer in self._watched
+            for measure in self.measures
+        ]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            values = dict.fromkeys(self._keys(), math.nan)
+        else:
+            values = self.measure()
+            self.history["epoch"].append(epoch)
+            for key, value in values.items():
+                self.history[key].append(value)
+        if logs is not None:
+            logs.update(values)
+
+    def measure(self):
+        """Computes every measure of every watched layer on the probe.
+
+        Returns:
+            A dict from log key to a Python float (NaN for a layer whose
+            activations are not finite).
+        """
+        values = {}
+        if self._measure_model is not None:
+            # One compiled call gives the statistics of every layer.
+            outputs = self._measure_model.predict_on_batch(self.x)
+            if isinstance(outputs, dict):
+                outputs = [outputs]
+            cheap = self._cheap_measures()
+            for layer, moments in zip(self._watched, outputs):
+                summary = coadaptation.measures_from_moments(moments, cheap)
+                values.update(
+                    {_key(layer, name): v for name, v in summary.items()}
+                )
+        for layer in self._watched:
+            if "ablation_area" in self.measures:
+                curve = coadaptation.ablation_curve(
+                    self.model, layer, self.x, self.y, seed=self.seed
+                )
+                values[_key(layer, "ablation_area")] = curve["area"]
+            if "interaction" in self.measures:
+                interaction = coadaptation.ablation_interaction(
+                    self.model, layer, self.x, self.y, seed=self.seed
+                )
+                values[_key(layer, "interaction")] = interaction[
+                    "mean_absolute_interaction"
+                ]
+        return {key: values[key] for key in self._keys()}
+
+    def on_train_end(self, logs=None):
+        if self.plot_path is not None and self.history.get("epoch"):
+            self.plot(self.plot_path)
+
+    def plot(self, path):
+        """Saves a figure of the measures over the epochs to `path`."""
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(4 * len(self.measures), 3.2))
+        axes = figure.subplots(1, len(self.measures), squeeze=False)[0]
+        for axis, measure in zip(axes, self.measures):
+            for layer in self._watched:
+                axis.plot(
+                    self.history["epoch"],
+                    self.history[_key(layer, measure)],
+                    marker="o",
+                    markersize=3,
+                    label=layer.name,
+                )
+            axis.set_title(measure)
+            axis.set_xlabel("epoch")
+        axes[0].legend(fontsize="small")
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+
+
+class _Moments(keras.layers.Layer):
+    """Outputs `coadaptation.moment_tensors` of its input."""
+
+    def __init__(self, covariance, spectrum, num_samples, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.covariance = covariance
+        self.spectrum = spectrum
+        self.num_samples = num_samples
+
+    def call(self, activations):
+        return coadaptation.moment_tensors(
+            activations,
+            covariance=self.covariance,
+            spectrum=self.spectrum,
+            num_samples=self.num_samples,
+        )
+
+    def compute_output_spec(self, activations):
+        # Given directly: tracing `call` symbolically costs tens of ms.
+        units = activations.shape[-1]
+        shapes = {"finite": (), "near_zero": (), "scale": (units,)}
+        if self.covariance:
+            shapes["covariance"] = (units, units)
+        if self.spectrum:
+            size = coadaptation.spectrum_size(self.num_samples, units)
+            shapes["eigenvalues"] = (size,)
+        return {
+            name: keras.KerasTensor(shape, dtype="float32")
+            for name, shape in shapes.items()
+        }
+
+
+def _key(layer, measure):
+    return f"coadaptation/{layer.name}/{measure}"
+
+
+def _probe(x, y, max_samples, seed):
+    """Keeps a fixed random subset of `max_samples` rows of `x` and `y`."""
+    num_rows = _graph.count_rows(x)
+    if max_samples is None or num_rows <= max_samples:
+        return x, y
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(num_rows, max_samples, replace=False))
+
+    def take(array):
+        return ops.convert_to_numpy(ops.take(array, rows, axis=0))
+
+    y = None if y is None else keras.tree.map_structure(take, y)
+    return keras.tree.map_structure(take, x), y

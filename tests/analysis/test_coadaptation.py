@@ -1,0 +1,432 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasdrop.analysis import coadaptation
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _orthogonal_design(variances):
+    """Activations whose covariance is exactly `diag(variances)`.
+
+    Unit k is `+s` on one sample, `-s` on another and 0 elsewhere, so the
+    units are centred, uncorrelated and of variance `2 s^2 / num_samples`.
+    """
+    num_units = len(variances)
+    num_samples = 2 * num_units
+    matrix = np.zeros((num_samples, num_units))
+    for unit, variance in enumerate(variances):
+        scale = np.sqrt(variance * num_samples / 2.0)
+        matrix[2 * unit, unit] = scale
+        matrix[2 * unit + 1, unit] = -scale
+    return matrix + 3.0  # An offset the measures must remove.
+
+
+def test_duplicated_units_have_correlation_one():
+    signal = _rng().standard_normal((200, 1))
+    activations = np.concatenate([signal, signal, 2 * signal, -signal], 1)
+    # The measures compute in float32.
+    assert coadaptation.mean_absolute_correlation(activations) == (
+        pytest.approx(1.0, abs=1e-6)
+    )
+    np.testing.assert_allclose(
+        np.abs(coadaptation.correlation_matrix(activations)), 1.0, atol=1e-6
+    )
+
+
+def test_independent_units_have_correlation_near_zero():
+    # 20000 samples: each sample correlation has a standard deviation of
+    # about 0.007, so the mean absolute value is about 0.0056.
+    activations = _rng(1).standard_normal((20000, 10)) + 5.0
+    value = coadaptation.mean_absolute_correlation(activations)
+    assert value < 0.015
+
+
+def test_correlation_matrix_matches_numpy():
+    activations = _rng(2).standard_normal((50, 4)) @ _rng(3).random((4, 4))
+    np.testing.assert_allclose(
+        coadaptation.correlation_matrix(activations),
+        np.corrcoef(activations, rowvar=False),
+        atol=1e-6,
+    )
+
+
+def test_decov_matches_its_definition():
+    activations = _rng(4).standard_normal((30, 5)) @ _rng(5).random((5, 5))
+    covariance = np.cov(activations, rowvar=False, bias=True)
+    expected = 0.5 * (np.sum(covariance**2) - np.sum(np.diag(covariance) ** 2))
+    assert coadaptation.decov(activations) == pytest.approx(expected)
+    # Uncorrelated units have no DeCov, whatever their variances.
+    assert coadaptation.decov(_orthogonal_design([1.0, 4.0, 9.0])) == (
+        pytest.approx(0.0, abs=1e-12)
+    )
+
+
+def test_identity_covariance_has_full_effective_rank():
+    activations = _orthogonal_design([1.0] * 6)
+    np.testing.assert_allclose(
+        np.cov(activations, rowvar=False, bias=True), np.eye(6), atol=1e-12
+    )
+    assert coadaptation.effective_rank(activations) == pytest.approx(6.0)
+    assert coadaptation.participation_ratio(activations) == (pytest.approx(6.0))
+
+
+def test_effective_rank_of_a_known_spectrum():
+    # Eigenvalues 4 and 1: p = (0.8, 0.2); participation 25 / 17.
+    activations = _orthogonal_design([4.0, 1.0])
+    entropy = -(0.8 * np.log(0.8) + 0.2 * np.log(0.2))
+    assert coadaptation.effective_rank(activations) == (
+        pytest.approx(np.exp(entropy))
+    )
+    assert coadaptation.participation_ratio(activations) == (
+        pytest.approx(25.0 / 17.0)
+    )
+
+
+def test_effective_rank_with_more_units_than_samples():
+    # 3 samples of 10 units span at most 2 centred directions.
+    activations = _rng(6).standard_normal((3, 10))
+    value = coadaptation.effective_rank(activations)
+    assert 1.0 < value <= 2.0 + 1e-9
+    eigenvalues = np.linalg.eigvalsh(np.cov(activations, rowvar=False))
+    p = np.clip(eigenvalues, 0, None) / np.clip(eigenvalues, 0, None).sum()
+    p = p[p > 1e-12]
+    assert value == pytest.approx(np.exp(-np.sum(p * np.log(p))))
+
+
+def test_copies_of_one_signal_have_effective_rank_one():
+    signal = _rng(7).standard_normal((100, 1))
+    activations = np.concatenate([signal, 3 * signal, -signal], axis=1)
+    assert coadaptation.effective_rank(activations) == pytest.approx(1.0)
+    assert coadaptation.participation_ratio(activations) == (pytest.approx(1.0))
+
+
+def test_sparsity_counts_near_zero_activations():
+    activations = np.array([[0.0, 1e-8, 0.5], [2.0, 0.0, -1e-7]])
+    assert coadaptation.sparsity(activations) == pytest.approx(4 / 6)
+    assert coadaptation.sparsity(activations, threshold=0.0) == (
+        pytest.approx(2 / 6)
+    )
+    with pytest.raises(ValueError, match="threshold"):
+        coadaptation.sparsity(activations, threshold=-1.0)
+
+
+def test_unit_mean_activations():
+    activations = np.array([[0.0, 1.0, 4.0], [2.0, 3.0, 4.0]])
+    np.testing.assert_allclose(
+        coadaptation.unit_mean_activations(activations), [1.0, 2.0, 4.0]
+    )
+
+
+def test_constant_units_have_zero_correlation():
+    signal = _rng(8).standard_normal((40, 1))
+    activations = np.concatenate(
+        [signal, 2 * signal, np.full((40, 1), 7.0), np.zeros((40, 1))], 1
+    )
+    correlation = coadaptation.correlation_matrix(activations)
+    assert np.all(np.isfinite(correlation))
+    np.testing.assert_array_equal(correlation[2:], 0.0)
+    np.testing.assert_array_equal(correlation[:, 2:], 0.0)
+    # Only the pair of varying units counts.
+    assert coadaptation.mean_absolute_correlation(activations) == (
+        pytest.approx(1.0)
+    )
+
+
+def test_all_constant_units_give_zero_measures():
+    activations = np.full((10, 3), 2.5)
+    summary = coadaptation.summarize(
+        activations, coadaptation.ACTIVATION_MEASURES
+    )
+    assert summary == {
+        "correlation": 0.0,
+        "decov": 0.0,
+        "effective_rank": 0.0,
+        "participation_ratio": 0.0,
+        "sparsity": 0.0,
+    }
+
+
+def test_a_single_sample_raises_for_covariance_measures():
+    activations = np.ones((1, 4))
+    for function in (
+        coadaptation.mean_absolute_correlation,
+        coadaptation.decov,
+        coadaptation.effective_rank,
+        coadaptation.participation_ratio,
+        coadaptation.correlation_matrix,
+    ):
+        with pytest.raises(ValueError, match="at least 2 samples"):
+            function(activations)
+    # Sparsity and unit means are defined on one sample.
+    assert coadaptation.sparsity(activations) == 0.0
+    np.testing.assert_array_equal(
+        coadaptation.unit_mean_activations(activations), 1.0
+    )
+
+
+def test_nan_activations_raise():
+    activations = _rng().standard_normal((5, 3))
+    activations[2, 1] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        coadaptation.summarize(activations)
+    with pytest.raises(ValueError, match="NaN"):
+        coadaptation.sparsity(activations)
+
+
+def test_one_dimensional_activations_raise():
+    with pytest.raises(ValueError, match=r"\(samples, units\)"):
+        coadaptation.decov(np.ones(5))
+
+
+def test_higher_rank_activations_treat_positions_as_samples():
+    activations = _rng(9).standard_normal((6, 5, 4))
+    np.testing.assert_allclose(
+        coadaptation.correlation_matrix(activations),
+        coadaptation.correlation_matrix(activations.reshape(30, 4)),
+    )
+
+
+def test_summarize_matches_the_single_measures():
+    activations = _rng(10).random((64, 8)) * (_rng(11).random(8) > 0.3)
+    summary = coadaptation.summarize(
+        activations, coadaptation.ACTIVATION_MEASURES
+    )
+    assert summary["correlation"] == pytest.approx(
+        coadaptation.mean_absolute_correlation(activations)
+    )
+    assert summary["decov"] == pytest.approx(coadaptation.decov(activations))
+    assert summary["effective_rank"] == pytest.approx(
+        coadaptation.effective_rank(activations)
+    )
+    assert summary["sparsity"] == pytest.approx(
+        coadaptation.sparsity(activations)
+    )
+
+
+def test_unknown_measure_raises():
+    with pytest.raises(ValueError, match="measures"):
+        coadaptation.summarize(np.ones((3, 2)), ["correlations"])
+
+
+# Model-level functions.
+
+
+def _dropout_model():
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(5, activation="relu", name="hidden")(inputs)
+    dropped = keras.layers.Dropout(0.5, name="dropout")(hidden)
+    outputs = keras.layers.Dense(2, activation="softmax", name="out")(dropped)
+    return keras.Model(inputs, outputs)
+
+
+def test_layer_activations_read_dropout_inputs_and_other_outputs():
+    model = _dropout_model()
+    x = _rng(12).standard_normal((7, 3)).astype("float32")
+    hidden = keras.Model(model.input, model.get_layer("hidden").output)
+    expected = keras.ops.convert_to_numpy(hidden(x))
+    np.testing.assert_allclose(
+        coadaptation.layer_activations(model, "dropout", x), expected
+    )
+    np.testing.assert_allclose(
+        coadaptation.layer_activations(model, "hidden", x, batch_size=3),
+        expected,
+    )
+    assert coadaptation.layer_activations(model, "out", x).shape == (7, 2)
+
+
+def test_unknown_layer_raises():
+    with pytest.raises(ValueError, match="No layer named 'nope'"):
+        coadaptation.layer_activations(
+            _dropout_model(), "nope", np.ones((2, 3))
+        )
+
+
+def _sum_model(num_units):
+    """Dropout on `num_units` ones, then their sum: output = kept units."""
+    inputs = keras.Input((num_units,))
+    dropped = keras.layers.Dropout(0.5, name="dropout")(inputs)
+    dense = keras.layers.Dense(1, use_bias=False, name="sum")
+    outputs = dense(dropped)
+    dense.set_weights([np.ones((num_units, 1))])
+    return keras.Model(inputs, outputs)
+
+
+def _mean_output(y_true, y_pred):
+    return float(np.mean(y_pred))
+
+
+def test_ablation_curve_of_a_sum_is_linear():
+    # Zeroing round(f * 10) of 10 units leaves a sum of 10 - round(f * 10),
+    # whatever the order: the mean curve is exact and its area is 5.
+    model = _sum_model(10)
+    x = np.ones((4, 10), "float32")
+    curve = coadaptation.ablation_curve(
+        model, "dropout", x, None, num_orders=3, metric=_mean_output, seed=0
+    )
+    np.testing.assert_allclose(curve["fractions"], np.linspace(0, 1, 11))
+    np.testing.assert_allclose(curve["values"], [np.arange(10, -1, -1)] * 3)
+    assert curve["area"] == pytest.approx(5.0)
+
+
+def test_ablation_curve_accuracy_starts_at_model_accuracy():
+    model = _dropout_model()
+    rng = _rng(13)
+    x = rng.standard_normal((40, 3)).astype("float32")
+    y = rng.integers(0, 2, 40)
+    predictions = keras.ops.convert_to_numpy(model(x))
+    accuracy = np.mean(np.argmax(predictions, -1) == y)
+    curve = coadaptation.ablation_curve(
+        model, "hidden", x, y, fractions=[0.0, 0.5, 1.0], num_orders=4
+    )
+    np.testing.assert_allclose(curve["values"][:, 0], accuracy)
+    # With every unit zeroed the prediction is the same for every row.
+    constant = np.argmax(
+        keras.ops.convert_to_numpy(
+            model.get_layer("out")(np.zeros((1, 5), "float32"))
+        )
+    )
+    np.testing.assert_allclose(curve["values"][:, -1], np.mean(y == constant))
+
+
+def test_ablation_curve_uses_the_compiled_loss():
+    model = _sum_model(4)
+    model.compile(loss="mse")
+    x = np.ones((3, 4), "float32")
+    y = np.full((3, 1), 4.0, "float32")
+    curve = coadaptation.ablation_curve(
+        model, "dropout", x, y, fractions=[0.0, 0.5, 1.0], metric="loss"
+    )
+    np.testing.assert_allclose(curve["mean"], [0.0, 4.0, 16.0])
+
+
+def test_loss_metric_without_compiled_loss_raises():
+    with pytest.raises(ValueError, match="compiled with a single loss"):
+        coadaptation.ablation_curve(
+            _sum_model(3),
+            "dropout",
+            np.ones((2, 3)),
+            np.ones((2, 1)),
+            metric="loss",
+        )
+
+
+def test_invalid_fractions_raise():
+    with pytest.raises(ValueError, match="fractions"):
+        coadaptation.ablation_curve(
+            _sum_model(3),
+            "dropout",
+            np.ones((2, 3)),
+            None,
+            fractions=[0.5, 0.2],
+            metric=_mean_output,
+        )
+
+
+def _and_pair_model():
+    """Units 0 and 1 only help together; units 2 and 3 add up.
+
+    output = relu(h0 + h1 - 1) + h2 + h3 with h = 1: zeroing unit 0 or 1
+    alone costs as much as zeroing both.
+    """
+    inputs = keras.Input((4,))
+    dropped = keras.layers.Dropout(0.5, name="dropout")(inputs)
+    gate = keras.layers.Dense(1, activation="relu", name="gate")
+    gated = gate(keras.layers.Lambda(lambda t: t[:, :2])(dropped))
+    gate.set_weights([np.ones((2, 1)), np.array([-1.0])])
+    rest = keras.layers.Lambda(
+        lambda t: keras.ops.sum(t[:, 2:], axis=-1, keepdims=True)
+    )(dropped)
+    outputs = keras.layers.Add()([gated, rest])
+    return keras.Model(inputs, outputs)
+
+
+def test_pair_that_only_works_together_has_large_interaction():
+    model = _and_pair_model()
+    x = np.ones((5, 4), "float32")
+    result = coadaptation.ablation_interaction(
+        model, "dropout", x, None, num_pairs=100, metric=_mean_output, seed=0
+    )
+    assert len(result["pairs"]) == 6  # Every pair of 4 units.
+    interactions = {
+        tuple(pair): value
+        for pair, value in zip(result["pairs"].tolist(), result["interactions"])
+    }
+    assert interactions.pop((0, 1)) == pytest.approx(1.0)
+    np.testing.assert_allclose(list(interactions.values()), 0.0, atol=1e-6)
+    assert result["mean_absolute_interaction"] == pytest.approx(1 / 6)
+
+
+def test_interaction_with_compiled_loss():
+    # Target 3: the loss is 0 intact, 1 with unit 0, 1 or both gone.
+    model = _and_pair_model()
+    model.compile(loss="mse")
+    x = np.ones((5, 4), "float32")
+    y = np.full((5, 1), 3.0, "float32")
+    result = coadaptation.ablation_interaction(
+        model, "dropout", x, y, num_pairs=6
+    )
+    interactions = dict(
+        zip(map(tuple, result["pairs"].tolist()), result["interactions"])
+    )
+    assert interactions[(0, 1)] == pytest.approx(-1.0)
+    assert interactions[(2, 3)] == pytest.approx(2.0)  # (0 - 3)^2 - 1 - 1 - 0
+
+
+def test_interaction_samples_the_requested_number_of_pairs():
+    model = _sum_model(12)
+    result = coadaptation.ablation_interaction(
+        model,
+        "dropout",
+        np.ones((2, 12)),
+        None,
+        num_pairs=7,
+        metric=_mean_output,
+        seed=1,
+    )
+    pairs = result["pairs"]
+    assert pairs.shape == (7, 2)
+    assert np.all(pairs[:, 0] < pairs[:, 1])
+    assert len({tuple(pair) for pair in pairs.tolist()}) == 7
+    # A sum has no interactions.
+    np.testing.assert_allclose(result["interactions"], 0.0, atol=1e-5)
+
+
+def test_interaction_needs_two_units():
+    with pytest.raises(ValueError, match="at least 2"):
+        coadaptation.ablation_interaction(
+            _sum_model(1),
+            "dropout",
+            np.ones((2, 1)),
+            None,
+            metric=_mean_output,
+        )
+
+
+def test_skip_connection_around_the_layer_raises():
+    inputs = keras.Input((4,))
+    dropped = keras.layers.Dropout(0.5, name="dropout")(inputs)
+    outputs = keras.layers.Add()([dropped, inputs])
+    model = keras.Model(inputs, outputs)
+    with pytest.raises(ValueError, match="skip connection"):
+        coadaptation.ablation_curve(
+            model, "dropout", np.ones((2, 4)), None, metric=_mean_output
+        )
+
+
+def test_subclassed_model_raises():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2, name="dense")
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    model = Subclassed()
+    model(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="subclassed model"):
+        coadaptation.layer_activations(model, "dense", np.ones((2, 3)))

@@ -1,0 +1,389 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import kerasdrop
+from kerasdrop.analysis import ensemble
+
+
+def _numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def _inputs(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+def _batchnorm_model(dropout_layer):
+    """BatchNorm whose moving statistics are far from any batch's."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(6, name="hidden")(inputs)
+    norm = keras.layers.BatchNormalization(name="norm")
+    hidden = norm(hidden)
+    hidden = dropout_layer(hidden)
+    outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    gamma, beta, _, _ = norm.get_weights()
+    norm.set_weights([gamma, beta, np.full(6, 5.0), np.full(6, 4.0)])
+    return model
+
+
+@pytest.mark.parametrize(
+    "dropout_layer",
+    [
+        lambda: kerasdrop.ScheduledDropout(0.0, name="dropout"),
+        lambda: keras.layers.Dropout(0.0, name="dropout"),
+    ],
+)
+def test_mc_predict_leaves_batchnorm_in_inference_mode(dropout_layer):
+    model = _batchnorm_model(dropout_layer())
+    x = _inputs((16, 4))
+    # The test can fail: in training mode BatchNorm uses batch statistics
+    # (and moves its moving statistics a little).
+    training = _numpy(model(x, training=True))
+    inference = _numpy(model(x, training=False))
+    assert not np.allclose(training, inference, atol=1e-2)
+    result = kerasdrop.analysis.mc_predict(model, x, num_samples=5)
+    np.testing.assert_allclose(result["mean"], inference, atol=1e-6)
+    np.testing.assert_allclose(result["std"], 0.0, atol=1e-6)
+
+
+def _identity_after_dropout(dropout_layer, units=50):
+    inputs = keras.Input((units,))
+    return keras.Model(inputs, dropout_layer(inputs))
+
+
+@pytest.mark.parametrize(
+    "dropout_layer",
+    [
+        lambda: kerasdrop.ScheduledDropout(0.5, seed=1),
+        lambda: keras.layers.Dropout(0.5, seed=1),
+    ],
+)
+def test_mc_predict_draws_a_mask_per_sample_and_row(dropout_layer):
+    model = _identity_after_dropout(dropout_layer())
+    x = np.ones((8, 50), "float32")
+    result = kerasdrop.analysis.mc_predict(
+        model, x, num_samples=200, return_samples=True
+    )
+    samples = result["samples"]
+    assert samples.shape == (200, 8, 50)
+    assert set(np.unique(samples)) == {0.0, 2.0}
+    # 80000 draws: the zero fraction has a standard deviation of 0.0018.
+    assert abs(np.mean(samples == 0) - 0.5) < 0.01
+    # The masks differ between samples of one row and between rows.
+    assert not np.array_equal(samples[0], samples[1])
+    assert not np.array_equal(samples[0, 0], samples[0, 1])
+    # Mean of 200 samples of 0 or 2: standard deviation 1 / sqrt(200).
+    assert np.max(np.abs(result["mean"] - 1.0)) < 0.4
+    np.testing.assert_allclose(result["std"], samples.std(axis=0))
+
+
+def test_mc_predict_switches_on_every_dropout_layer():
+    inputs = keras.Input((40,))
+    hidden = keras.layers.Dropout(0.5, seed=1)(inputs)
+    hidden = kerasdrop.ScheduledDropout(0.5, seed=2)(hidden)
+    outputs = keras.layers.GaussianDropout(0.5, seed=3)(hidden)
+    model = keras.Model(inputs, outputs)
+    samples = kerasdrop.analysis.mc_predict(
+        model, np.ones((10, 40)), num_samples=100, return_samples=True
+    )["samples"]
+    # Two binary masks keep a unit with probability 1/4.
+    assert abs(np.mean(samples != 0) - 0.25) < 0.02
+    # Gaussian noise makes the kept values continuous.
+    assert len(np.unique(samples)) > 100
+
+
+def test_mc_predict_follows_weight_changes():
+    dense = keras.layers.Dense(2, use_bias=False)
+    inputs = keras.Input((3,))
+    outputs = dense(kerasdrop.ScheduledDropout(0.0)(inputs))
+    model = keras.Model(inputs, outputs)
+    x = np.ones((2, 3), "float32")
+    first = kerasdrop.analysis.mc_predict(model, x, num_samples=2)["mean"]
+    dense.set_weights([2 * dense.get_weights()[0]])
+    second = kerasdrop.analysis.mc_predict(model, x, num_samples=2)["mean"]
+    np.testing.assert_allclose(second, 2 * first, rtol=1e-6)
+
+
+def test_mc_predict_on_a_sequential_model_with_a_nested_model():
+    inner = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dropout(0.5, seed=0)], name="inner"
+    )
+    model = keras.Sequential(
+        [keras.Input((6,)), inner, keras.layers.Dense(2, name="out")]
+    )
+    x = _inputs((4, 6))
+    result = kerasdrop.analysis.mc_predict(
+        model, x, num_samples=20, return_samples=True
+    )
+    assert result["mean"].shape == (4, 2)
+    assert np.all(result["std"] > 0)
+
+
+def test_geometric_combination_matches_its_definition():
+    inputs = keras.Input((5,))
+    hidden = kerasdrop.ScheduledDropout(0.5, seed=0)(inputs)
+    outputs = keras.layers.Dense(4, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    x = _inputs((6, 5))
+    keras.utils.set_random_seed(0)
+    result = kerasdrop.analysis.mc_predict(
+        model, x, num_samples=30, combine="geometric", return_samples=True
+    )
+    samples = result["samples"].astype("float64")
+    expected = np.exp(np.log(samples).mean(axis=0))
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(result["mean"], expected, rtol=1e-5)
+    np.testing.assert_allclose(result["mean"].sum(-1), 1.0, rtol=1e-6)
+
+
+def test_geometric_combination_of_one_sigmoid_unit():
+    inputs = keras.Input((5,))
+    hidden = kerasdrop.ScheduledDropout(0.5, seed=0)(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(hidden)
+    model = keras.Model(inputs, outputs)
+    result = kerasdrop.analysis.mc_predict(
+        model,
+        _inputs((6, 5)),
+        num_samples=30,
+        combine="geometric",
+        return_samples=True,
+    )
+    p = result["samples"].astype("float64")
+    positive = np.exp(np.log(p).mean(0))
+    negative = np.exp(np.log(1 - p).mean(0))
+    np.testing.assert_allclose(
+        result["mean"], positive / (positive + negative), rtol=1e-5
+    )
+
+
+def test_geometric_combination_needs_probabilities():
+    model = _identity_after_dropout(kerasdrop.ScheduledDropout(0.5), 3)
+    with pytest.raises(ValueError, match="probabilities"):
+        kerasdrop.analysis.mc_predict(
+            model, -np.ones((2, 3)), num_samples=2, combine="geometric"
+        )
+
+
+def test_batched_calls_give_the_same_shapes():
+    model = _identity_after_dropout(kerasdrop.ScheduledDropout(0.0), 3)
+    x = _inputs((7, 3))
+    result = kerasdrop.analysis.mc_predict(
+        model, x, num_samples=4, batch_size=5, return_samples=True
+    )
+    np.testing.assert_allclose(result["samples"], np.stack([x] * 4))
+
+
+def test_mc_predict_of_a_subclassed_model_raises():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dropout = keras.layers.Dropout(0.5)
+
+        def call(self, inputs, training=False):
+            return self.dropout(inputs, training=training)
+
+    model = Subclassed()
+    model(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="Functional or Sequential"):
+        kerasdrop.analysis.mc_predict(model, np.ones((2, 3)))
+
+
+def test_mc_predict_without_dropout_raises():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    with pytest.raises(ValueError, match="no dropout layer"):
+        kerasdrop.analysis.mc_predict(model, np.ones((2, 3)))
+
+
+def test_mc_predict_invalid_arguments_raise():
+    model = _identity_after_dropout(kerasdrop.ScheduledDropout(0.5), 3)
+    with pytest.raises(ValueError, match="num_samples"):
+        kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), num_samples=0)
+    with pytest.raises(ValueError, match="combine"):
+        kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), combine="max")
+
+
+# Exact averaging.
+
+
+def _softmax_model(dropout_layer, units=8, classes=4, seed=0):
+    inputs = keras.Input((units,))
+    dropped = dropout_layer(inputs)
+    dense = keras.layers.Dense(classes, activation="softmax")
+    outputs = dense(dropped)
+    rng = np.random.default_rng(seed)
+    dense.set_weights(
+        [rng.standard_normal((units, classes)), rng.standard_normal(classes)]
+    )
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize(
+    "dropout_layer",
+    [
+        lambda: kerasdrop.ScheduledDropout(0.5, name="dropout"),
+        lambda: keras.layers.Dropout(0.3, name="dropout"),
+    ],
+)
+def test_geometric_mean_of_a_softmax_layer_equals_weight_scaling(
+    dropout_layer,
+):
+    model = _softmax_model(dropout_layer())
+    x = _inputs((10, 8), seed=1)
+    result = kerasdrop.analysis.exact_average(model, x, "dropout")
+    assert result["num_masks"] == 256
+    np.testing.assert_allclose(
+        result["geometric"], result["inference"], atol=2e-6
+    )
+    # The arithmetic mean of the same ensemble is not the inference output.
+    assert np.max(np.abs(result["arithmetic"] - result["inference"])) > 1e-2
+
+
+def test_geometric_mean_of_a_sigmoid_unit_equals_weight_scaling():
+    model = _softmax_model(
+        kerasdrop.ScheduledDropout(0.5, name="dropout"), classes=1
+    )
+    x = _inputs((10, 8), seed=2)
+    dense = model.layers[-1]
+    dense.activation = keras.activations.sigmoid
+    result = kerasdrop.analysis.exact_average(model, x, "dropout")
+    np.testing.assert_allclose(
+        result["geometric"], result["inference"], atol=2e-6
+    )
+
+
+def test_hidden_nonlinearity_breaks_the_identity():
+    inputs = keras.Input((8,))
+    dropped = kerasdrop.ScheduledDropout(0.5, name="dropout")(inputs)
+    hidden = keras.layers.Dense(16, activation="tanh")(dropped)
+    outputs = keras.layers.Dense(4, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    x = 2 * _inputs((10, 8), seed=3)
+    result = kerasdrop.analysis.exact_average(model, x, "dropout")
+    gap = np.max(np.abs(result["geometric"] - result["inference"]))
+    assert gap > 1e-3
+
+
+def test_arithmetic_mean_of_a_linear_model_equals_weight_scaling():
+    # The expectation of an inverted-dropout mask is 1, so a linear model's
+    # average is its inference output; its outputs are not probabilities.
+    inputs = keras.Input((5,))
+    dropped = kerasdrop.ScheduledDropout(0.4, name="dropout")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(dropped))
+    x = _inputs((6, 5), seed=4)
+    result = kerasdrop.analysis.exact_average(model, x, "dropout")
+    np.testing.assert_allclose(
+        result["arithmetic"], result["inference"], atol=1e-5
+    )
+    assert result["geometric"] is None
+
+
+def test_exact_average_matches_brute_force_enumeration():
+    inputs = keras.Input((3,))
+    dropped = kerasdrop.ScheduledDropout(0.25, name="dropout")(inputs)
+    hidden = keras.layers.Dense(4, activation="relu")(dropped)
+    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    after = keras.Sequential(model.layers[2:])
+    x = _inputs((5, 3), seed=5)
+    expected = 0.0
+    for code in range(8):
+        mask = np.array([(code >> unit) & 1 for unit in range(3)], "float32")
+        probability = 0.75 ** mask.sum() * 0.25 ** (3 - mask.sum())
+        expected += probability * _numpy(after(x * mask / 0.75))
+    result = kerasdrop.analysis.exact_average(model, x, "dropout", batch_size=7)
+    np.testing.assert_allclose(result["arithmetic"], expected, rtol=1e-5)
+
+
+def test_other_dropout_layers_stay_in_inference_mode():
+    inputs = keras.Input((6,))
+    dropped = kerasdrop.ScheduledDropout(0.5, name="dropout")(inputs)
+    dropped = keras.layers.Dropout(0.9, name="other")(dropped)
+    outputs = keras.layers.Dense(3, activation="softmax")(dropped)
+    model = keras.Model(inputs, outputs)
+    result = kerasdrop.analysis.exact_average(model, _inputs((4, 6)), "dropout")
+    np.testing.assert_allclose(
+        result["geometric"], result["inference"], atol=2e-6
+    )
+
+
+@pytest.mark.parametrize("rate, zeroed", [(0.0, False), (1.0, True)])
+def test_extreme_rates_have_one_mask(rate, zeroed):
+    inputs = keras.Input((4,))
+    dropped = kerasdrop.ScheduledDropout(rate, name="dropout")(inputs)
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inputs, dense(dropped))
+    x = _inputs((3, 4))
+    result = kerasdrop.analysis.exact_average(model, x, "dropout")
+    assert result["num_masks"] == 1
+    expected = _numpy(dense(0 * x if zeroed else x))
+    np.testing.assert_allclose(result["arithmetic"], expected, atol=1e-6)
+
+
+def test_all_masks_probabilities_sum_to_one():
+    masks, probabilities = ensemble.all_masks(5, 0.3)
+    assert masks.shape == (32, 5)
+    assert len({tuple(mask) for mask in masks.tolist()}) == 32
+    assert probabilities.sum() == pytest.approx(1.0)
+
+
+def test_too_many_units_raise():
+    model = _softmax_model(
+        kerasdrop.ScheduledDropout(0.5, name="dropout"), units=21
+    )
+    with pytest.raises(ValueError, match="up to 20 units"):
+        kerasdrop.analysis.exact_average(model, np.ones((2, 21)), "dropout")
+
+
+@pytest.mark.parametrize(
+    "dropout_layer, shape",
+    [
+        (lambda: keras.layers.GaussianDropout(0.5, name="dropout"), (4,)),
+        (lambda: kerasdrop.ScheduledDropout(0.5, name="dropout"), (3, 4)),
+        (
+            lambda: kerasdrop.ScheduledDropout(
+                0.5, noise_shape=(None, 1), name="dropout"
+            ),
+            (4,),
+        ),
+    ],
+)
+def test_non_binary_or_non_2d_dropout_raises(dropout_layer, shape):
+    inputs = keras.Input(shape)
+    outputs = keras.layers.Dense(2)(dropout_layer()(inputs))
+    model = keras.Model(inputs, outputs)
+    with pytest.raises(ValueError, match="drops each unit"):
+        kerasdrop.analysis.exact_average(
+            model, np.ones((2,) + shape), "dropout"
+        )
+
+
+def test_exact_average_of_a_non_dropout_layer_raises():
+    model = _softmax_model(kerasdrop.ScheduledDropout(0.5, name="dropout"))
+    with pytest.raises(ValueError, match="not a dropout layer"):
+        kerasdrop.analysis.exact_average(
+            model, np.ones((2, 8)), model.layers[-1]
+        )
+
+
+def test_mixed_precision_samples_are_averaged_in_float32():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = _softmax_model(kerasdrop.ScheduledDropout(0.5, name="dropout"))
+    result = kerasdrop.analysis.mc_predict(
+        model, _inputs((4, 8)), num_samples=3, return_samples=True
+    )
+    assert result["samples"].dtype == np.float32
+    assert result["mean"].dtype == np.float32
+    np.testing.assert_allclose(result["mean"].sum(-1), 1.0, atol=1e-3)
+
+
+def test_recurrent_kerasdrop_layers_count_as_dropout_layers():
+    inputs = keras.Input((5, 3))
+    hidden = kerasdrop.VariationalLSTM(4, input_rate=0.5, seed=0)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    x = _inputs((6, 5, 3))
+    result = kerasdrop.analysis.mc_predict(model, x, num_samples=10)
+    assert result["mean"].shape == (6, 2)
+    assert np.all(result["std"] > 0)

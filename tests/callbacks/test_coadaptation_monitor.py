@@ -1,0 +1,236 @@
+import csv
+import math
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+
+import kerasdrop
+from kerasdrop.analysis import coadaptation
+from kerasdrop.callbacks import CoAdaptationMonitor
+
+
+def _model():
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    hidden = kerasdrop.ScheduledDropout(0.3, seed=0, name="dropout")(hidden)
+    hidden = keras.layers.Dense(5, activation="relu", name="second")(hidden)
+    hidden = keras.layers.Dropout(0.2, seed=0, name="keras_dropout")(hidden)
+    outputs = keras.layers.Dense(3, activation="softmax", name="out")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _data(rows=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, 6)).astype("float32")
+    return x, rng.integers(0, 3, rows)
+
+
+def test_measures_appear_in_history_under_documented_keys():
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(x[:20])
+    history = model.fit(x, y, epochs=3, callbacks=[monitor], verbose=0)
+    expected = {
+        f"coadaptation/{layer}/{measure}"
+        for layer in ("dropout", "keras_dropout")
+        for measure in (
+            "correlation",
+            "decov",
+            "participation_ratio",
+            "sparsity",
+        )
+    }
+    logged = {key for key in history.history if key.startswith("coad")}
+    assert logged == expected
+    for key in expected:
+        assert len(history.history[key]) == 3
+        assert all(math.isfinite(value) for value in history.history[key])
+    # The last values are the measures of the trained model on the probe,
+    # read at the inputs of the dropout layers.
+    activations = keras.Model(model.input, model.get_layer("second").output)(
+        x[:20]
+    )
+    summary = coadaptation.summarize(activations)
+    for measure, value in summary.items():
+        key = f"coadaptation/keras_dropout/{measure}"
+        assert history.history[key][-1] == pytest.approx(value, rel=1e-5)
+    assert monitor.history["epoch"] == [0, 1, 2]
+
+
+def test_every_measures_every_nth_epoch_and_logs_nan_between():
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(x, layers=["dropout"], every=2)
+    history = model.fit(x, y, epochs=4, callbacks=[monitor], verbose=0)
+    values = history.history["coadaptation/dropout/correlation"]
+    assert len(values) == 4
+    assert math.isnan(values[0]) and math.isnan(values[2])
+    assert math.isfinite(values[1]) and math.isfinite(values[3])
+    assert monitor.history["epoch"] == [1, 3]
+    assert len(monitor.history["coadaptation/dropout/correlation"]) == 2
+
+
+def test_named_layers_are_read_at_their_outputs():
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(
+        x, layers=["hidden", "out"], measures=["sparsity"]
+    )
+    model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
+    values = monitor.measure()
+    outputs = keras.ops.convert_to_numpy(model(x))
+    # A softmax output is never zero; the ReLU layer's zeros are counted.
+    assert values["coadaptation/out/sparsity"] == 0.0
+    hidden = keras.Model(model.input, model.get_layer("hidden").output)(x)
+    assert values["coadaptation/hidden/sparsity"] == pytest.approx(
+        coadaptation.sparsity(hidden)
+    )
+    assert outputs.shape == (40, 3)
+
+
+def test_csv_logger_records_the_measures(tmp_path):
+    model = _model()
+    x, y = _data()
+    path = os.path.join(tmp_path, "log.csv")
+    callbacks = [
+        CoAdaptationMonitor(x, layers="dropout", measures="decov"),
+        keras.callbacks.CSVLogger(path),
+    ]
+    model.fit(x, y, epochs=2, callbacks=callbacks, verbose=0)
+    with open(path) as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2
+    assert float(rows[-1]["coadaptation/dropout/decov"]) >= 0.0
+
+
+def test_keys_are_valid_summary_names():
+    # TensorFlow summary names allow letters, digits and "_.-/".
+    model = _model()
+    x, y = _data()
+    history = model.fit(
+        x, y, epochs=1, callbacks=[CoAdaptationMonitor(x)], verbose=0
+    )
+    keys = [key for key in history.history if key.startswith("coad")]
+    assert len(keys) == 8
+    for key in keys:
+        assert re.fullmatch(r"[A-Za-z0-9_.\-/]+", key)
+
+
+def test_tensorboard_records_the_keys(tmp_path):
+    pytest.importorskip("tensorboard")
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("reads TensorFlow event files")
+    model = _model()
+    x, y = _data()
+    callbacks = [
+        CoAdaptationMonitor(x, layers="dropout", measures="correlation"),
+        keras.callbacks.TensorBoard(log_dir=str(tmp_path)),
+    ]
+    model.fit(x, y, epochs=1, callbacks=callbacks, verbose=0)
+    tags = set()
+    for root, _, files in os.walk(tmp_path):
+        for name in files:
+            if "tfevents" in name:
+                for event in tf.compat.v1.train.summary_iterator(
+                    os.path.join(root, name)
+                ):
+                    tags.update(value.tag for value in event.summary.value)
+    assert "epoch_coadaptation/dropout/correlation" in tags
+
+
+def test_ablation_measures_are_opt_in_and_need_targets():
+    x, y = _data()
+    with pytest.raises(ValueError, match="need probe targets"):
+        CoAdaptationMonitor(x, measures=["ablation_area"])
+    model = _model()
+    monitor = CoAdaptationMonitor(
+        x, y, layers="dropout", measures=["ablation_area", "interaction"]
+    )
+    history = model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
+    area = history.history["coadaptation/dropout/ablation_area"][0]
+    interaction = history.history["coadaptation/dropout/interaction"][0]
+    curve = coadaptation.ablation_curve(model, "dropout", x, y, seed=0)
+    assert area == pytest.approx(curve["area"])
+    assert 0.0 <= area <= 1.0
+    assert interaction >= 0.0
+
+
+def test_probe_keeps_at_most_max_samples_rows():
+    x, y = _data(rows=100)
+    monitor = CoAdaptationMonitor(x, y, max_samples=30, seed=1)
+    assert monitor.x.shape == (30, 6) and monitor.y.shape == (30,)
+    rows = [np.flatnonzero((x == row).all(axis=1))[0] for row in monitor.x]
+    np.testing.assert_array_equal(monitor.y, y[rows])
+    assert CoAdaptationMonitor(x, max_samples=None).x.shape == (100, 6)
+
+
+def test_model_without_dropout_raises_at_train_begin():
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    x, _ = _data()
+    with pytest.raises(ValueError, match="found no dropout layer"):
+        model.fit(
+            x, np.zeros((40, 3)), callbacks=[CoAdaptationMonitor(x)], verbose=0
+        )
+
+
+def test_diverged_activations_log_nan():
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(4, name="linear")(inputs)
+    hidden = kerasdrop.ScheduledDropout(0.3, name="dropout")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    model.compile(optimizer="sgd", loss="mse")
+    x, _ = _data()
+    monitor = CoAdaptationMonitor(x)
+    model.fit(x, np.zeros((40, 3)), epochs=1, callbacks=[monitor], verbose=0)
+    linear = model.get_layer("linear")
+    kernel, bias = linear.get_weights()
+    linear.set_weights([kernel, bias + np.nan])
+    values = monitor.measure()
+    assert len(values) == 4
+    assert all(math.isnan(value) for value in values.values())
+
+
+def test_plot_is_saved_at_the_end_of_training(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = _model()
+    x, y = _data()
+    path = os.path.join(tmp_path, "measures.png")
+    monitor = CoAdaptationMonitor(x, plot_path=path)
+    model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
+    assert os.path.getsize(path) > 1000
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"measures": ["corr"]}, "measures"),
+        ({"every": 0}, "every"),
+        ({"max_samples": -1}, "max_samples"),
+    ],
+)
+def test_invalid_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CoAdaptationMonitor(np.ones((4, 6)), **kwargs)
+
+
+def test_effective_rank_with_fewer_probe_rows_than_units():
+    # 6 rows of 8 units: the spectrum comes from the 6 x 6 Gram matrix.
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(
+        x[:6], layers="dropout", measures=["effective_rank", "correlation"]
+    )
+    history = model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
+    hidden = keras.Model(model.input, model.get_layer("hidden").output)(x[:6])
+    expected = coadaptation.summarize(hidden, ["effective_rank"])
+    assert history.history["coadaptation/dropout/effective_rank"][0] == (
+        pytest.approx(expected["effective_rank"], rel=1e-4)
+    )
