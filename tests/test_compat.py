@@ -1,6 +1,7 @@
 """Every private Keras detail kerasdrop relies on, checked in one place."""
 
 import keras
+import numpy as np
 
 import kerasdrop
 from kerasdrop import _compat
@@ -17,3 +18,70 @@ def test_flatten_layers_finds_nested_layers():
     names = [layer.name for layer in _compat.flatten_layers(model)]
     assert names[0] == model.name
     assert {"block", "inner", "head"} <= set(names)
+
+
+class _RecordingCell(_compat.dropout_rnn_cell_base(), keras.layers.Layer):
+    """A cell that records when `keras.layers.RNN` uses the mask protocol."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.state_size = 2
+        self.events = []
+
+    def get_dropout_mask(self, step_input):
+        self.events.append("input mask")
+
+    def get_recurrent_dropout_mask(self, step_input):
+        self.events.append("recurrent mask")
+
+    def reset_dropout_mask(self):
+        self.events.append("reset")
+
+    def reset_recurrent_dropout_mask(self):
+        self.events.append("reset recurrent")
+
+    def call(self, inputs, states):
+        self.events.append("step")
+        return states[0], states
+
+
+def test_rnn_draws_cell_masks_before_its_loop_and_resets_after():
+    cell = _RecordingCell()
+    keras.layers.RNN(cell)(keras.ops.ones((1, 3, 2)))
+    assert cell.events[:2] == ["input mask", "recurrent mask"]
+    assert cell.events[-2:] == ["reset", "reset recurrent"]
+    assert "step" in cell.events[2:-2]
+
+
+def test_substituted_weight_reaches_keras_lstm_and_is_restored():
+    x = keras.ops.ones((2, 4, 3))
+    layer = keras.layers.LSTM(5)
+    layer(x)
+    variable = layer.cell.recurrent_kernel
+    zeros = keras.ops.zeros(variable.shape)
+    with _compat.substituted_weight(layer.cell, "recurrent_kernel", zeros):
+        substituted = layer(x)
+    assert layer.cell.recurrent_kernel is variable
+    reference = keras.layers.LSTM(5)
+    reference(x)
+    kernel, _, bias = layer.get_weights()
+    reference.set_weights([kernel, keras.ops.convert_to_numpy(zeros), bias])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(substituted),
+        keras.ops.convert_to_numpy(reference(x)),
+        atol=1e-6,
+    )
+
+
+def test_is_functional_tells_functional_from_other_models():
+    inputs = keras.Input((3,))
+    functional = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    class Subclassed(keras.Model):
+        def call(self, inputs):
+            return inputs
+
+    assert _compat.is_functional(functional)
+    assert not _compat.is_functional(sequential)
+    assert not _compat.is_functional(Subclassed())

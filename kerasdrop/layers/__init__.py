@@ -1,5 +1,6 @@
 """Feed-forward dropout layers and the shared rate/mask mechanism."""
 
+from kerasdrop.layers.drop_path import DropPath
 from kerasdrop.layers.masks import dropout
 from kerasdrop.layers.masks import dropout_mask
 from kerasdrop.layers.rates import Rate
