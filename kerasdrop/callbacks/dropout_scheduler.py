@@ -1,5 +1,6 @@
 """A callback that drives kerasdrop rates from schedules during `fit`."""
 
+import collections
 import math
 
 import keras
@@ -89,6 +90,11 @@ class DropoutScheduler(keras.callbacks.Callback):
         [0.5, 0.25, 0.0]
     """
 
+    # Keras runs batch-end hooks of async-safe callbacks off the training
+    # thread, without converting the logs (a device sync) after every batch.
+    # The batch-end hook below only copies an immutable snapshot.
+    async_safe = True
+
     def __init__(self, schedule, layers=None, unit="epoch", verbose=0):
         super().__init__()
         if unit not in _UNITS:
@@ -123,7 +129,10 @@ class DropoutScheduler(keras.callbacks.Callback):
         self.unit = unit
         self.verbose = verbose
         self._targets = []
+        # Replaced, never mutated, so a snapshot handed to a batch-end hook
+        # running on another thread stays as it was.
         self._current = {}
+        self._batch_snapshots = collections.deque()
         self._epoch_start_step = 0
 
     def _resolve(self):
@@ -165,6 +174,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         return targets
 
     def on_train_begin(self, logs=None):
+        self._batch_snapshots.clear()
         self._targets = self._resolve()
         self._current = {
             key: float(ops.convert_to_numpy(variable))
@@ -208,7 +218,7 @@ class DropoutScheduler(keras.callbacks.Callback):
                         f"DropoutScheduler: {self.unit} {step}: {key} "
                         f"set to {value:.6g}."
                     )
-                self._current[key] = value
+        self._current = new_values
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":
@@ -220,10 +230,15 @@ class DropoutScheduler(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self.unit == "batch":
             self._apply(self._epoch_start_step + batch)
+            self._batch_snapshots.append(self._current)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.unit == "batch" and logs is not None:
-            logs.update(self._current)
+        # Batch hooks come in begin/end pairs, in order, so the oldest
+        # snapshot holds the rates this batch ran with.
+        if self._batch_snapshots:
+            snapshot = self._batch_snapshots.popleft()
+            if logs is not None:
+                logs.update(snapshot)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

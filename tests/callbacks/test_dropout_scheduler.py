@@ -125,6 +125,21 @@ def test_batch_unit_counts_optimizer_iterations():
     assert steps[8:] == [8, 9, 10, 11]
 
 
+def test_batch_logs_hold_the_rate_each_batch_ran_with():
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rates = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.rates.append(logs["drop_a/rate"])
+
+    recorder = Recorder()
+    scheduler = DropoutScheduler(lambda step: 0.01 * step, unit="batch")
+    fit(small_model(), [scheduler, recorder], epochs=2)
+    assert recorder.rates == pytest.approx([0.01 * s for s in range(8)])
+
+
 def test_initial_epoch_lands_on_the_same_rate():
     schedule = kerasdrop.schedules.Linear(0.6, 0.0, 3)
     history = fit(small_model(), [DropoutScheduler(schedule)], epochs=4,
