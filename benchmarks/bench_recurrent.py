@@ -1,0 +1,148 @@
+"""Benchmark: recurrent dropout layers against Keras's LSTM.
+
+Times one training epoch of the same small sequence classifier built five
+ways, interleaved in one process: Keras's `LSTM` without dropout, Keras's
+`LSTM(recurrent_dropout=0.25)`, `kerasdrop.VariationalLSTM`,
+`kerasdrop.WeightDropLSTM` and `kerasdrop.ZoneoutLSTM`. Prints median epoch
+times and their ratios to the plain LSTM. Goals: `WeightDropLSTM` <= 1.10x
+the plain LSTM; `VariationalLSTM` and `ZoneoutLSTM` <= 1.10x Keras's
+recurrent-dropout LSTM.
+
+    python benchmarks/bench_recurrent.py
+
+On a CPU, Keras's LSTM runs its fused step in a backend loop; on a GPU it
+uses cuDNN, which `recurrent_dropout` disables and `WeightDropLSTM` keeps.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import print_table  # noqa: I001
+from common import summarize
+from common import time_interleaved
+from common import write_results
+
+import keras
+import numpy as np
+
+import kerasdrop
+
+PLAIN = "keras LSTM"
+KERAS_DROPOUT = "keras LSTM(recurrent_dropout)"
+
+
+def build_model(recurrent_layer, timesteps, features, seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((timesteps, features)),
+            recurrent_layer,
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--timesteps", type=int, default=50)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--rate", type=float, default=0.25)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--output",
+        default=os.path.join(
+            os.path.dirname(__file__), "results", "recurrent.json"
+        ),
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.rows, args.timesteps, args.features))
+    x = x.astype("float32")
+    y = rng.integers(0, 10, args.rows)
+    units, rate = args.units, args.rate
+    layers = {
+        PLAIN: lambda: keras.layers.LSTM(units),
+        KERAS_DROPOUT: lambda: keras.layers.LSTM(units, recurrent_dropout=rate),
+        "VariationalLSTM": lambda: kerasdrop.VariationalLSTM(
+            units, input_rate=0.0, recurrent_rate=rate
+        ),
+        "WeightDropLSTM": lambda: kerasdrop.WeightDropLSTM(units, rate=rate),
+        "ZoneoutLSTM": lambda: kerasdrop.ZoneoutLSTM(
+            units, cell_rate=rate, hidden_rate=rate
+        ),
+    }
+
+    def fitter(model):
+        def run():
+            model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
+
+        return run
+
+    runs = {
+        name: fitter(
+            build_model(factory(), args.timesteps, args.features, seed=0)
+        )
+        for name, factory in layers.items()
+    }
+    times = time_interleaved(runs, args.rounds)
+    to_plain = summarize(times, PLAIN)
+    to_keras_dropout = summarize(
+        {name: times[name] for name in list(times)[1:]}, KERAS_DROPOUT
+    )
+    steps = -(-args.rows // args.batch_size)
+    print(
+        f"One epoch = {steps} steps of batch {args.batch_size}, sequences "
+        f"{args.timesteps}x{args.features}, {units} units, rates {rate}, "
+        f"{args.rounds} interleaved rounds, backend "
+        f"{keras.backend.backend()}, {os.cpu_count()} CPU cores."
+    )
+    print_table(
+        f"Epoch time, ratio to {PLAIN}",
+        to_plain,
+        {"WeightDropLSTM": "<= 1.10"},
+    )
+    print_table(
+        f"Epoch time, ratio to {KERAS_DROPOUT}",
+        to_keras_dropout,
+        {"VariationalLSTM": "<= 1.10", "ZoneoutLSTM": "<= 1.10"},
+    )
+    # Other processes on a shared machine only ever add time (epochs fall
+    # into a fast and a slow mode when a core is taken), so the fastest
+    # epoch of each variant is a second estimate, less sensitive to load.
+    fastest = {name: min(values) for name, values in times.items()}
+    print("\nRatio of fastest epochs:")
+    for name, value in fastest.items():
+        print(
+            f"  {name:32s} {value / fastest[PLAIN]:.3f} to plain, "
+            f"{value / fastest[KERAS_DROPOUT]:.3f} to recurrent_dropout"
+        )
+    write_results(
+        args.output,
+        {
+            "to_plain": to_plain,
+            "to_keras_recurrent_dropout": to_keras_dropout,
+            "fastest_s": fastest,
+            "times_s": times,
+        },
+        vars(args),
+    )
+    return to_plain, to_keras_dropout
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The part ZoneoutLSTM, VariationalLSTM and their GRU twins share.
+
+Each is a `keras.layers.RNN` over a kerasdrop wrapper around a Keras
+`LSTMCell` or `GRUCell`. The cell is built from the layer's arguments the
+way `keras.layers.LSTM` builds it, so the weights (order, shapes, names of
+the cell's variables) are those of `keras.layers.LSTM` / `GRU`, and the
+config is flat, like Keras's.
+"""
+
+import inspect
+import re
+
+import keras
+from keras import ops
+
+# Keras cell arguments the kerasdrop layers replace with their own rates.
+_REPLACED_ARGUMENTS = ("dropout", "recurrent_dropout")
+
+
+def _make_cell(cell_class, units, kwargs, layer_name, rate_names):
+    """Builds `cell_class(units, ...)` from the cell arguments in `kwargs`.
+
+    The cell's arguments are removed from `kwargs`; what is left goes to
+    `keras.layers.RNN` (`return_sequences`, `name`, ...). `dtype` and
+    `trainable` go to both, as in `keras.layers.LSTM`.
+    """
+    for name in _REPLACED_ARGUMENTS:
+        if name in kwargs:
+            raise ValueError(
+                f"{layer_name} does not take `{name}`: its dropout is set by "
+                f"{', '.join(f'`{rate}`' for rate in rate_names)}. For "
+                "dropout on the inputs of a layer, put "
+                "`kerasdrop.VariationalDropout` before it. "
+                f"Received: {name}={kwargs[name]}"
+            )
+    parameters = inspect.signature(cell_class.__init__).parameters
+    cell_arguments = {
+        name: kwargs.pop(name)
+        for name in list(kwargs)
+        if name in parameters and name not in ("units", "seed", "kwargs")
+    }
+    return cell_class(
+        units,
+        dtype=kwargs.get("dtype"),
+        trainable=kwargs.get("trainable", True),
+        name=_snake_case(cell_class.__name__),
+        **cell_arguments,
+    )
+
+
+def _snake_case(name):
+    """`"LSTMCell"` -> `"lstm_cell"`, `"ZoneoutCell"` -> `"zoneout_cell"`."""
+    return re.sub(
+        r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name
+    ).lower()
+
+
+class CellRate:
+    """Exposes a rate of the layer's cell wrapper as a layer attribute."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        self.__doc__ = f"The cell's `{name}`, a float in [0, 1]; assignable."
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        return getattr(layer.cell, self.name)
+
+    def __set__(self, layer, value):
+        setattr(layer.cell, self.name, value)
+
+
+class WrappedCellRNN(keras.layers.RNN):
+    """Base class: an RNN over a kerasdrop wrapper of an LSTM or GRU cell."""
+
+    def __init__(
+        self, wrapper_class, cell_class, units, rates, seed=None, **kwargs
+    ):
+        """Builds `wrapper_class(cell_class(units, ...), **rates, seed=seed)`.
+
+        `kwargs` holds the arguments of `cell_class` and of
+        `keras.layers.RNN` (see `_make_cell`).
+        """
+        cell = _make_cell(
+            cell_class, units, kwargs, type(self).__name__, list(rates)
+        )
+        wrapper = wrapper_class(
+            cell,
+            **rates,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=_snake_case(wrapper_class.__name__),
+        )
+        super().__init__(wrapper, **kwargs)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def dropout_rates(self):
+        """The cell's rate variables, found under this layer's name."""
+        return self.cell.dropout_rates
+
+    @property
+    def units(self):
+        return self.cell.cell.units
+
+    @property
+    def seed(self):
+        return self.cell.seed
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        cell_config = self.cell.cell.get_config()
+        for name in ("name", "trainable", "dtype", "seed") + (
+            _REPLACED_ARGUMENTS
+        ):
+            cell_config.pop(name, None)
+        rates = {name: getattr(self, name) for name in self.dropout_rates}
+        return {**config, **cell_config, **rates, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class ZoneoutRNN(WrappedCellRNN):
+    """Base class of the zoneout layers: masks drawn before the loop.
+
+    In training, the keep masks of all time steps are drawn in one call and
+    appended to the input features, so the loop itself draws nothing: one
+    large draw is cheaper than one per step, and JAX's `lax.scan` cannot
+    draw a new mask at each step.
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not training:
+            return super().inner_loop(
+                sequences, initial_state, mask, training=training
+            )
+        masks = self.cell._draw_step_masks(sequences)
+        with self.cell._step_masks_in_inputs():
+            return super().inner_loop(
+                ops.concatenate([sequences, masks], axis=-1),
+                initial_state,
+                mask,
+                training=training,
+            )

@@ -1,0 +1,239 @@
+"""Zoneout around a Keras RNN cell.
+
+Reference: Krueger et al., 2017, "Zoneout: Regularizing RNNs by Randomly
+Preserving Hidden Activations".
+"""
+
+import contextlib
+
+import keras
+from keras import ops
+
+from kerasdrop.layers.rates import Rate
+from kerasdrop.layers.rates import validate_rate
+from kerasdrop.rnn._cell_wrapper import CellWrapper
+from kerasdrop.rnn._cell_wrapper import as_list
+from kerasdrop.rnn._cell_wrapper import validate_cell
+
+# Which rate drives which state, by number of states.
+_STATE_RATE_NAMES = {1: ("rate",), 2: ("hidden_rate", "cell_rate")}
+
+
+class _StateRate(Rate):
+    """A rate that exists only for the cells whose states it applies to."""
+
+    def __set__(self, layer, value):
+        names = layer.__dict__.get("state_rate_names", ())
+        if self.name not in names:
+            raise AttributeError(
+                f"This ZoneoutCell has no `{self.name}`: its rates are "
+                f"{list(names)}."
+            )
+        super().__set__(layer, value)
+
+
+@keras.saving.register_keras_serializable(package="kerasdrop")
+class ZoneoutCell(CellWrapper):
+    """Wraps an RNN cell so that units randomly keep their previous values.
+
+    Zoneout (Krueger et al.) regularizes a recurrent network by, at each
+    time step and for each unit, keeping the unit's previous value in place
+    of the newly computed one. Here **a rate is the probability of keeping
+    the previous value** (the paper's zoneout probability); rate 0 is the
+    plain cell and rate 1 freezes the state at its initial value. Public
+    copies disagree on this (some treat the rate as the probability of
+    updating), so check before porting a setting.
+
+    - LSTM-like cells (two states `[h, c]`, such as `keras.layers.LSTMCell`):
+      `hidden_rate` applies to `h` and `cell_rate` to `c`. As in the paper,
+      the new `h` candidate is computed from the *un-zoned* new `c`:
+      `c_t = d_c * c_{t-1} + (1 - d_c) * c'_t` and
+      `h_t = d_h * h_{t-1} + (1 - d_h) * o_t * tanh(c'_t)`.
+    - One-state cells (`keras.layers.GRUCell`, `keras.layers.SimpleRNNCell`):
+      a single `rate`.
+
+    In training, the masks `d` are drawn independently at every time step
+    and for every sample. At inference, each state is the expectation
+    `rate * old + (1 - rate) * new`. The cell's output is the zoned first
+    state `h_t` (Keras cells output their first state), so the sequence a
+    layer returns matches its final state.
+
+    Rates are variables: `cell.cell_rate = 0.3` or
+    `kerasdrop.callbacks.DropoutScheduler` changes them during `fit` without
+    tracing again. Passing a rate that does not apply to the wrapped cell
+    raises an error.
+
+    Reference: Krueger et al., 2017, "Zoneout: Regularizing RNNs by
+    Randomly Preserving Hidden Activations".
+
+    Args:
+        cell: A Keras RNN cell with one state, or with the two states
+            `[h, c]` of an LSTM.
+        rate: Float between 0 and 1, for one-state cells: probability that
+            a unit keeps its previous value. Defaults to 0.
+        cell_rate: Float between 0 and 1, for LSTM cells: the probability
+            for the memory cell `c`. Defaults to 0.
+        hidden_rate: Float between 0 and 1, for LSTM cells: the probability
+            for the hidden state `h`. Defaults to 0.
+        seed: Python integer, the random seed.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: The input at one time step, `(batch, features)`.
+        states: The cell's states at the previous time step.
+        training: Python boolean: random zoneout (`True`) or its expectation
+            (`False`, the default).
+
+    Examples:
+        >>> cell = kerasdrop.ZoneoutCell(
+        ...     keras.layers.LSTMCell(4), cell_rate=0.5, hidden_rate=0.05
+        ... )
+        >>> layer = keras.layers.RNN(cell, return_sequences=True)
+        >>> print(layer(np.ones((2, 5, 3))).shape)
+        (2, 5, 4)
+        >>> gru_cell = kerasdrop.ZoneoutCell(keras.layers.GRUCell(4), rate=0.1)
+        >>> sorted(gru_cell.dropout_rates)
+        ['rate']
+    """
+
+    rate = _StateRate("Zoneout probability of a one-state cell; assignable.")
+    hidden_rate = _StateRate("Zoneout probability of `h`; assignable.")
+    cell_rate = _StateRate("Zoneout probability of `c`; assignable.")
+
+    def __init__(
+        self,
+        cell,
+        rate=None,
+        cell_rate=None,
+        hidden_rate=None,
+        seed=None,
+        **kwargs,
+    ):
+        state_sizes = validate_cell(cell, "ZoneoutCell")
+        state_rate_names = _STATE_RATE_NAMES.get(len(state_sizes))
+        if state_rate_names is None:
+            raise ValueError(
+                "ZoneoutCell wraps cells with one state (GRUCell, "
+                "SimpleRNNCell) or with the two states [h, c] of an LSTM. "
+                f"Received a cell with {len(state_sizes)} states: "
+                f"state_size={cell.state_size!r}"
+            )
+        output_size = getattr(cell, "output_size", None)
+        if output_size is not None and output_size != state_sizes[0]:
+            raise ValueError(
+                "ZoneoutCell returns the zoned first state as the output, so "
+                "the wrapped cell's `output_size` must equal its first state "
+                f"size. Received: output_size={output_size}, "
+                f"state_size={cell.state_size!r}"
+            )
+        given = {
+            "rate": rate,
+            "cell_rate": cell_rate,
+            "hidden_rate": hidden_rate,
+        }
+        for name, value in given.items():
+            if value is None:
+                continue
+            if name not in state_rate_names:
+                raise ValueError(
+                    f"Invalid argument `{name}` for a ZoneoutCell around "
+                    f"{type(cell).__name__}, which has "
+                    f"{len(state_sizes)} state(s). Its rates are "
+                    f"{list(state_rate_names)}. Received: {name}={value}"
+                )
+            validate_rate(value, name)
+        super().__init__(cell, seed=seed, **kwargs)
+        self.state_rate_names = state_rate_names
+        self._masks_in_inputs = False
+        for name in state_rate_names:
+            rate_value = given[name]
+            setattr(self, name, 0.0 if rate_value is None else rate_value)
+
+    def call(self, inputs, states, training=False):
+        nested = keras.tree.is_nested(states)
+        previous = as_list(states)
+        keep = None
+        if training and self._masks_in_inputs:
+            inputs, keep = self._split_step_masks(inputs)
+        elif training:
+            keep = self._draw_keep(previous)
+        _, candidates = self.cell(inputs, states, training=training)
+        new_states = []
+        for index, candidate in enumerate(as_list(candidates)):
+            if keep is not None:
+                state = ops.where(keep[index], previous[index], candidate)
+            else:
+                # Inference: the expectation over the keep mask.
+                rate = self._rates()[index]
+                rate = ops.cast(rate, candidate.dtype)
+                state = rate * previous[index] + (1 - rate) * candidate
+            new_states.append(state)
+        return new_states[0], new_states if nested else new_states[0]
+
+    def _rates(self):
+        return [self.dropout_rates[name] for name in self.state_rate_names]
+
+    def _split_step_masks(self, inputs):
+        """Splits inputs from the keep masks appended to their features."""
+        start = inputs.shape[-1] - sum(self.state_sizes)
+        features, keep = inputs[..., :start], []
+        for size in self.state_sizes:
+            keep.append(ops.greater(inputs[..., start : start + size], 0.5))
+            start += size
+        return features, keep
+
+    def _draw_keep(self, states):
+        """Draws this step's keep masks inside the loop (TF, PyTorch)."""
+        if keras.backend.backend() == "jax":
+            raise NotImplementedError(
+                "On the JAX backend, ZoneoutCell cannot draw its masks "
+                "inside the RNN's loop (a `lax.scan`, which would reuse one "
+                "mask for every step). Use `kerasdrop.ZoneoutLSTM` or "
+                "`kerasdrop.ZoneoutGRU`, which draw the masks of all steps "
+                "before the loop."
+            )
+        return [
+            ops.less(
+                keras.random.uniform(
+                    ops.shape(state), seed=self.seed_generator, dtype="float32"
+                ),
+                rate,
+            )
+            for state, rate in zip(states, self._rates())
+        ]
+
+    def _draw_step_masks(self, sequences):
+        """Draws the keep masks of every step of `sequences` at once.
+
+        Returns a `(batch, timesteps, sum(state sizes))` tensor of 0s and 1s
+        (1: keep the previous value) in the dtype of `sequences`. A layer
+        that owns the time loop appends it to the inputs' features inside
+        `_step_masks_in_inputs()`, so no random number is drawn in the loop.
+        """
+        batch_size, timesteps = ops.shape(sequences)[:2]
+        rates = ops.concatenate(
+            [
+                ops.broadcast_to(ops.cast(rate, "float32"), (size,))
+                for rate, size in zip(self._rates(), self.state_sizes)
+            ]
+        )
+        noise = keras.random.uniform(
+            (batch_size, timesteps, sum(self.state_sizes)),
+            seed=self.seed_generator,
+            dtype="float32",
+        )
+        return ops.cast(ops.less(noise, rates), sequences.dtype)
+
+    @contextlib.contextmanager
+    def _step_masks_in_inputs(self):
+        """Inside the block, training steps read their keep masks from the
+        last features of their inputs (see `_draw_step_masks`)."""
+        self._masks_in_inputs = True
+        try:
+            yield
+        finally:
+            self._masks_in_inputs = False
+
+    def get_config(self):
+        config = {name: getattr(self, name) for name in self.state_rate_names}
+        return {**super().get_config(), **config}

@@ -1,0 +1,287 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import kerasdrop
+from tests.layer_testing import check_config_round_trip
+from tests.layer_testing import make_inputs
+
+
+def _numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _reference_zoneout_lstm(x, weights, h, c, cell_rate, hidden_rate):
+    """Zoneout's expectation, step by step in NumPy (Krueger et al.)."""
+    kernel, recurrent_kernel, bias = weights
+    outputs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent_kernel + bias
+        i, f, g, o = np.split(z, 4, axis=-1)
+        new_c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        new_h = _sigmoid(o) * np.tanh(new_c)  # From the un-zoned new c.
+        c = cell_rate * c + (1 - cell_rate) * new_c
+        h = hidden_rate * h + (1 - hidden_rate) * new_h
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def _copy_cell(units):
+    """A SimpleRNN cell whose new state is its input: h' = x_t."""
+    return keras.layers.SimpleRNNCell(
+        units,
+        activation=None,
+        use_bias=False,
+        kernel_initializer="identity",
+        recurrent_initializer="zeros",
+    )
+
+
+X = make_inputs((3, 7, 5))
+# A bare ZoneoutCell in keras.layers.RNN draws its masks inside the loop,
+# which JAX's lax.scan cannot do; ZoneoutLSTM/GRU draw them before it.
+in_loop_masks = pytest.mark.skipif(
+    keras.backend.backend() == "jax", reason="Masks drawn in the loop."
+)
+H0 = make_inputs((3, 4), seed=1)
+C0 = make_inputs((3, 4), seed=2)
+
+
+@pytest.mark.parametrize(
+    "cell_rate, hidden_rate", [(0.5, 0.05), (0.0, 0.3), (1.0, 0.0)]
+)
+def test_inference_is_the_expectation_on_a_hand_computed_sequence(
+    cell_rate, hidden_rate
+):
+    layer = kerasdrop.ZoneoutLSTM(
+        4,
+        cell_rate=cell_rate,
+        hidden_rate=hidden_rate,
+        return_sequences=True,
+        return_state=True,
+    )
+    outputs, h, c = layer(X, initial_state=[H0, C0], training=False)
+    expected = _reference_zoneout_lstm(
+        X, layer.get_weights(), H0, C0, cell_rate, hidden_rate
+    )
+    for got, want in zip((outputs, h, c), expected):
+        np.testing.assert_allclose(_numpy(got), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell_rate, hidden_rate", [(1.0, 0.0), (0.0, 1.0)])
+def test_lstm_rates_act_on_their_own_state(cell_rate, hidden_rate):
+    # Rates 0 and 1 make training deterministic: it equals the expectation.
+    layer = kerasdrop.ZoneoutLSTM(
+        4, cell_rate=cell_rate, hidden_rate=hidden_rate, return_state=True
+    )
+    _, h, c = layer(X, initial_state=[H0, C0], training=True)
+    _, want_h, want_c = _reference_zoneout_lstm(
+        X, layer.get_weights(), H0, C0, cell_rate, hidden_rate
+    )
+    np.testing.assert_allclose(_numpy(h), want_h, atol=1e-5)
+    np.testing.assert_allclose(_numpy(c), want_c, atol=1e-5)
+    frozen, moving = (c, h) if cell_rate == 1.0 else (h, c)
+    np.testing.assert_array_equal(_numpy(frozen), C0 if c is frozen else H0)
+    assert np.abs(_numpy(moving) - (H0 if h is moving else C0)).max() > 0.01
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_rate_one_keeps_the_initial_state(training):
+    lstm = kerasdrop.ZoneoutLSTM(
+        4, cell_rate=1.0, hidden_rate=1.0, return_sequences=True,
+        return_state=True,
+    )  # fmt: skip
+    outputs, h, c = lstm(X, initial_state=[H0, C0], training=training)
+    np.testing.assert_array_equal(_numpy(outputs), np.stack([H0] * 7, 1))
+    np.testing.assert_array_equal(_numpy(h), H0)
+    np.testing.assert_array_equal(_numpy(c), C0)
+    gru = kerasdrop.ZoneoutGRU(4, rate=1.0, return_state=True)
+    output, state = gru(X, initial_state=[H0], training=training)
+    np.testing.assert_array_equal(_numpy(output), H0)
+    np.testing.assert_array_equal(_numpy(state), H0)
+
+
+def test_single_state_inference_is_the_expectation():
+    cell = kerasdrop.ZoneoutCell(keras.layers.SimpleRNNCell(4), rate=0.3)
+    layer = keras.layers.RNN(cell, return_sequences=True)
+    outputs = _numpy(layer(X, initial_state=[H0], training=False))
+    kernel, recurrent_kernel, bias = layer.get_weights()
+    h, expected = H0, []
+    for t in range(X.shape[1]):
+        new_h = np.tanh(X[:, t] @ kernel + h @ recurrent_kernel + bias)
+        h = 0.3 * h + 0.7 * new_h
+        expected.append(h)
+    np.testing.assert_allclose(outputs, np.stack(expected, 1), atol=1e-5)
+
+
+def _run_copy_cell(rate, seed=0):
+    """Zoned outputs of a cell whose new state is x_t = t + 1."""
+    units, timesteps = 32, 6
+    cell = kerasdrop.ZoneoutCell(_copy_cell(units), rate=rate,
+                                 seed=seed)  # fmt: skip
+    layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    steps = np.arange(1, timesteps + 1, dtype="float32")
+    x = np.broadcast_to(steps[None, :, None], (64, timesteps, units))
+    outputs, state = layer(x, training=True)
+    return _numpy(outputs), _numpy(state), steps
+
+
+@in_loop_masks
+def test_training_keeps_each_unit_with_probability_rate_at_every_step():
+    outputs, state, steps = _run_copy_cell(0.3)
+    previous = np.concatenate([np.zeros_like(outputs[:, :1]), outputs], 1)
+    kept = outputs == previous[:, :-1]
+    updated = outputs == steps[None, :, None]
+    # Each unit either keeps its previous value or takes the new one.
+    assert np.all(kept ^ updated)
+    # 12288 draws: the kept fraction's standard deviation is about 0.004.
+    assert abs(kept.mean() - 0.3) < 0.02
+    # Masks are drawn anew at each step, not once per sequence.
+    agreement = np.mean(kept[:, 1] == kept[:, 2])
+    assert abs(agreement - (0.3**2 + 0.7**2)) < 0.05
+    # The output is the zoned state, not the cell's un-zoned candidate.
+    np.testing.assert_array_equal(outputs[:, -1], state)
+
+
+def test_training_masks_differ_per_step_in_a_compiled_function():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("Compiles with tf.function.")
+    import tensorflow as tf
+
+    cell = kerasdrop.ZoneoutCell(_copy_cell(32), rate=0.5, seed=3)
+    layer = keras.layers.RNN(cell, return_sequences=True)
+    x = np.broadcast_to(
+        np.arange(1, 7, dtype="float32")[None, :, None], (16, 6, 32)
+    )
+    compiled = tf.function(lambda inputs: layer(inputs, training=True))
+    outputs = _numpy(compiled(x))
+    kept = outputs[:, 1:] == outputs[:, :-1]
+    assert 0.4 < kept.mean() < 0.6
+    assert 0.3 < np.mean(kept[:, 0] == kept[:, 1]) < 0.7
+    assert not np.array_equal(outputs, _numpy(compiled(x)))
+
+
+@in_loop_masks
+@pytest.mark.parametrize(
+    "make_inner",
+    [
+        lambda: kerasdrop.VariationalDropoutCell(
+            _copy_cell(8), input_rate=0.5, seed=1
+        ),
+        lambda: keras.layers.SimpleRNNCell(
+            8,
+            activation=None,
+            use_bias=False,
+            kernel_initializer="identity",
+            recurrent_initializer="zeros",
+            dropout=0.5,  # Keras's own cell dropout.
+            seed=1,
+        ),
+    ],
+)
+def test_wrapped_cell_masks_are_drawn_once_per_sequence(make_inner):
+    # Zoneout forwards Keras's mask protocol to the cell it wraps: the inner
+    # input mask is drawn before the loop and cleared after it.
+    layer = keras.layers.RNN(
+        kerasdrop.ZoneoutCell(make_inner(), rate=0.0), return_sequences=True
+    )
+    x = np.ones((16, 5, 8), "float32")
+    first = _numpy(layer(x, training=True))
+    np.testing.assert_array_equal(first, np.repeat(first[:, :1], 5, axis=1))
+    assert 0.3 < np.mean(first == 0) < 0.7
+    assert not np.array_equal(first, _numpy(layer(x, training=True)))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_layers_draw_a_new_mask_for_every_step_before_the_loop(compiled):
+    # h is zoned with hidden_rate; c (rate 0.9) must not leak into h's mask.
+    layer = kerasdrop.ZoneoutLSTM(
+        32, cell_rate=0.9, hidden_rate=0.3, return_sequences=True, seed=4
+    )
+    x = make_inputs((64, 8, 5), seed=3)
+    run = lambda inputs: layer(inputs, training=True)  # noqa: E731
+    if compiled and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        run = tf.function(run)
+    outputs = _numpy(run(x))
+    kept = outputs[:, 1:] == outputs[:, :-1]
+    # 14336 draws: the kept fraction's standard deviation is about 0.004.
+    assert abs(kept.mean() - 0.3) < 0.02
+    agreement = np.mean(kept[:, 0] == kept[:, 1])
+    assert abs(agreement - (0.3**2 + 0.7**2)) < 0.05
+    assert not np.array_equal(outputs, _numpy(run(x)))
+
+
+def test_gru_layer_keeps_units_with_probability_rate():
+    layer = kerasdrop.ZoneoutGRU(32, rate=0.6, return_sequences=True, seed=5)
+    outputs = _numpy(layer(make_inputs((64, 8, 5), seed=4), training=True))
+    kept = outputs[:, 1:] == outputs[:, :-1]
+    assert abs(kept.mean() - 0.6) < 0.02
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX only.")
+def test_bare_cell_refuses_to_draw_in_a_jax_loop():
+    layer = keras.layers.RNN(
+        kerasdrop.ZoneoutCell(keras.layers.GRUCell(4), rate=0.5)
+    )
+    with pytest.raises(NotImplementedError, match="ZoneoutGRU"):
+        layer(X, training=True)
+
+
+def test_rates_are_named_after_the_states_of_the_cell():
+    lstm = kerasdrop.ZoneoutCell(
+        keras.layers.LSTMCell(4), cell_rate=0.5, hidden_rate=0.05
+    )
+    assert sorted(lstm.dropout_rates) == ["cell_rate", "hidden_rate"]
+    assert lstm.cell_rate == 0.5
+    gru = kerasdrop.ZoneoutCell(keras.layers.GRUCell(4))
+    assert list(gru.dropout_rates) == ["rate"]
+    assert gru.rate == 0.0
+    for variable in lstm.dropout_rates.values():
+        assert keras.backend.standardize_dtype(variable.dtype) == "float32"
+        assert not variable.trainable
+    assert lstm.weights == lstm.cell.weights  # Rates are not weights.
+
+
+def test_rate_that_does_not_apply_raises():
+    with pytest.raises(ValueError, match="Invalid argument `rate`"):
+        kerasdrop.ZoneoutCell(keras.layers.LSTMCell(4), rate=0.1)
+    with pytest.raises(ValueError, match="Invalid argument `cell_rate`"):
+        kerasdrop.ZoneoutCell(keras.layers.GRUCell(4), cell_rate=0.1)
+    lstm = kerasdrop.ZoneoutCell(keras.layers.LSTMCell(4))
+    with pytest.raises(AttributeError, match="no `rate`"):
+        lstm.rate = 0.2
+    assert "rate" not in lstm.dropout_rates
+
+
+def test_invalid_cells_and_values_raise():
+    with pytest.raises(TypeError, match="Expected a Keras RNN cell"):
+        kerasdrop.ZoneoutCell("lstm", rate=0.1)
+    stacked = keras.layers.StackedRNNCells([keras.layers.GRUCell(2)] * 2)
+    with pytest.raises(ValueError, match="Wrap each cell"):
+        kerasdrop.ZoneoutCell(stacked, rate=0.1)
+    with pytest.raises(ValueError, match="argument `hidden_rate`"):
+        kerasdrop.ZoneoutCell(keras.layers.LSTMCell(4), hidden_rate=2.0)
+    with pytest.raises(ValueError, match="Received: rate=nan"):
+        kerasdrop.ZoneoutCell(keras.layers.GRUCell(4), rate=float("nan"))
+
+
+def test_config_and_keras_file_round_trip(tmp_path):
+    cell = kerasdrop.ZoneoutCell(
+        keras.layers.LSTMCell(4), cell_rate=0.4, hidden_rate=0.1, seed=7
+    )
+    clone = check_config_round_trip(cell)
+    assert (clone.cell_rate, clone.seed) == (cell.cell_rate, 7)
+    inputs = keras.Input((7, 5))
+    model = keras.Model(inputs, keras.layers.RNN(cell)(inputs))
+    path = tmp_path / "zoneout.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(_numpy(loaded(X)), _numpy(model(X)), atol=1e-6)
+    assert isinstance(loaded.layers[-1].cell, kerasdrop.ZoneoutCell)
