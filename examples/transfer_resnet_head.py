@@ -264,8 +264,12 @@ class HeadTrainer:
         ):
             variable.assign(value)
         dropout = self.head.get_layer("head_dropout")
+        # A NumPy copy: on JAX, assigning the variable itself would share
+        # one buffer between the two models.
         dropout.seed_generator.state.assign(
-            new.get_layer("head_dropout").seed_generator.state
+            keras.ops.convert_to_numpy(
+                new.get_layer("head_dropout").seed_generator.state
+            )
         )
 
     def train(self, variant, seed, data, monitor):

@@ -8,6 +8,7 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop import schedules as schedules_lib
+from kerasdrop.layers.rates import read_rate
 
 _UNITS = ("epoch", "batch")
 
@@ -177,8 +178,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         self._batch_snapshots.clear()
         self._targets = self._resolve()
         self._current = {
-            key: float(ops.convert_to_numpy(variable))
-            for key, variable, _ in self._targets
+            key: read_rate(variable) for key, variable, _ in self._targets
         }
 
     def _apply(self, step):

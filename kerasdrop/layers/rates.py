@@ -71,6 +71,15 @@ def validate_rate(value, name="rate"):
     return value
 
 
+def read_rate(variable):
+    """Returns a rate variable's value as a Python float.
+
+    The float is the shortest decimal that is the stored float32 (0.1, not
+    0.10000000149011612), so configs and logs read as the rate was set.
+    """
+    return float(str(np.float32(ops.convert_to_numpy(variable))))
+
+
 class Rate:
     """A class attribute that exposes a rate variable as a float property.
 
@@ -98,7 +107,7 @@ class Rate:
         )
         if variable is None:  # Not created yet: `__init__` is running.
             return None
-        return float(ops.convert_to_numpy(variable))
+        return read_rate(variable)
 
     def __set__(self, layer, value):
         value = validate_rate(value, self.name)

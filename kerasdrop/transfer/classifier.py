@@ -343,6 +343,10 @@ def copy_head_weights(source, target):
             ) from None
         twin.set_weights(layer.get_weights())
         for rate_name, variable in rates.items():
-            twin.dropout_rates[rate_name].assign(variable)
+            # A NumPy copy: on JAX, assigning the variable itself would
+            # share one buffer between the two models.
+            twin.dropout_rates[rate_name].assign(
+                keras.ops.convert_to_numpy(variable)
+            )
         copied.append(layer.name)
     return copied

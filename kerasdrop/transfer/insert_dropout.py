@@ -103,7 +103,10 @@ def rebuild(model, matches, make_layer, adjust_call=None):
     for original, clone in pairs:
         clone.set_weights(original.get_weights())
         for name, variable in getattr(original, "dropout_rates", {}).items():
-            clone.dropout_rates[name].assign(variable)
+            # A NumPy copy: JAX would otherwise share one buffer.
+            clone.dropout_rates[name].assign(
+                keras.ops.convert_to_numpy(variable)
+            )
     return copy
 
 

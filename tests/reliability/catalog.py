@@ -102,6 +102,22 @@ if hasattr(kerasdrop.layers, "DropPath"):
     )
 
 
+# A bare ZoneoutCell in keras.layers.RNN draws its masks inside the time
+# loop; on JAX that loop would reuse one mask, so training raises there and
+# points to ZoneoutLSTM / ZoneoutGRU (which draw the masks before the loop).
+TRAINING_NEEDS_TENSORFLOW = {"ZoneoutCell"}
+
+
+def skip_training_on_jax(name):
+    """A pytest skip marker for layers that cannot train on JAX."""
+    import pytest
+
+    return pytest.mark.skipif(
+        name in TRAINING_NEEDS_TENSORFLOW and keras.backend.backend() == "jax",
+        reason="a bare ZoneoutCell trains on TensorFlow only",
+    )
+
+
 def registered_layer_classes():
     """Names of all layer classes registered under the kerasdrop package."""
     return {

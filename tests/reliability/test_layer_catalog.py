@@ -16,6 +16,7 @@ from kerasdrop.callbacks.dropout_scheduler import find_rates
 from tests.reliability.catalog import LAYERS
 from tests.reliability.catalog import built_classes
 from tests.reliability.catalog import registered_layer_classes
+from tests.reliability.catalog import skip_training_on_jax
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 LOADER = """
@@ -106,7 +107,9 @@ def test_every_layer_loads_in_a_fresh_process(tmp_path):
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=skip_training_on_jax(n)) for n in LAYERS]
+)
 def test_mixed_precision(name, policy):
     factory, shape = LAYERS[name]
     layer = factory(dtype=policy)
@@ -123,7 +126,9 @@ def test_mixed_precision(name, policy):
         assert keras.backend.standardize_dtype(variable.dtype) == "float32"
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=skip_training_on_jax(n)) for n in LAYERS]
+)
 def test_same_seed_gives_same_masks(name):
     factory, shape = LAYERS[name]
     x = np.random.default_rng(0).standard_normal(shape).astype("float32")
