@@ -287,13 +287,12 @@ def summarize(activations, measures=DEFAULT_MEASURES, threshold=1e-6):
         A dict from measure name to a Python float.
 
     Examples:
+        Two units, each duplicated:
 
-    Two units, each duplicated:
-
-    >>> a = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
-    >>> summary = summarize(np.concatenate([a, a], axis=1))
-    >>> {name: round(value, 3) for name, value in summary.items()}
-    {'correlation': 0.333, 'decov': 0.5, 'participation_ratio': 2.0, 'sparsity': 0.5}
+        >>> a = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+        >>> summary = summarize(np.concatenate([a, a], axis=1))
+        >>> {name: round(value, 3) for name, value in summary.items()}
+        {'correlation': 0.333, 'decov': 0.5, 'participation_ratio': 2.0, 'sparsity': 0.5}
     """  # noqa: E501
     measures = validate_measures(measures)
     threshold = _validate_threshold(threshold)
@@ -316,12 +315,11 @@ def correlation_matrix(activations):
         columns of constant units are zero, diagonal included.
 
     Examples:
-
-    >>> a = np.array([[0.0, 0.0, 5.0], [1.0, 2.0, 5.0], [2.0, 4.0, 5.0]])
-    >>> print(correlation_matrix(a))
-    [[1. 1. 0.]
-     [1. 1. 0.]
-     [0. 0. 0.]]
+        >>> a = np.array([[0.0, 0.0, 5.0], [1.0, 2.0, 5.0], [2.0, 4.0, 5.0]])
+        >>> print(correlation_matrix(a))
+        [[1. 1. 0.]
+         [1. 1. 0.]
+         [0. 0. 0.]]
     """
     matrix = _as_matrix(activations, min_samples=2)
     moments = moment_tensors(matrix)
@@ -347,10 +345,9 @@ def mean_absolute_correlation(activations):
         A Python float in [0, 1].
 
     Examples:
-
-    >>> a = np.random.default_rng(0).standard_normal((100, 1))
-    >>> round(mean_absolute_correlation(np.concatenate([a, -2 * a], 1)), 6)
-    1.0
+        >>> a = np.random.default_rng(0).standard_normal((100, 1))
+        >>> round(mean_absolute_correlation(np.concatenate([a, -2 * a], 1)), 6)
+        1.0
     """
     return summarize(activations, ("correlation",))["correlation"]
 
@@ -373,10 +370,9 @@ def decov(activations):
         A non-negative Python float.
 
     Examples:
-
-    >>> a = np.array([[1.0, 1.0], [-1.0, -1.0]])
-    >>> decov(a)
-    1.0
+        >>> a = np.array([[1.0, 1.0], [-1.0, -1.0]])
+        >>> decov(a)
+        1.0
     """
     return summarize(activations, ("decov",))["decov"]
 
@@ -397,10 +393,9 @@ def effective_rank(activations):
         A Python float between 0 and the number of units.
 
     Examples:
-
-    >>> a = np.random.default_rng(0).standard_normal((200, 1))
-    >>> round(effective_rank(np.concatenate([a, 3 * a, -a], axis=1)), 6)
-    1.0
+        >>> a = np.random.default_rng(0).standard_normal((200, 1))
+        >>> round(effective_rank(np.concatenate([a, 3 * a, -a], axis=1)), 6)
+        1.0
     """
     return summarize(activations, ("effective_rank",))["effective_rank"]
 
@@ -419,10 +414,9 @@ def participation_ratio(activations):
         A Python float between 0 and the number of units.
 
     Examples:
-
-    >>> a = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
-    >>> participation_ratio(a)
-    2.0
+        >>> a = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+        >>> participation_ratio(a)
+        2.0
     """
     return summarize(activations, ("participation_ratio",))[
         "participation_ratio"
@@ -443,9 +437,8 @@ def sparsity(activations, threshold=1e-6):
         A Python float in [0, 1].
 
     Examples:
-
-    >>> sparsity(np.array([[0.0, 1.0], [0.0, 2.0]]))
-    0.5
+        >>> sparsity(np.array([[0.0, 1.0], [0.0, 2.0]]))
+        0.5
     """
     return summarize(activations, ("sparsity",), threshold)["sparsity"]
 
@@ -463,9 +456,8 @@ def unit_mean_activations(activations):
         A float32 array of shape `(units,)`.
 
     Examples:
-
-    >>> print(unit_mean_activations(np.array([[0.0, 1.0], [2.0, 1.0]])))
-    [1. 1.]
+        >>> print(unit_mean_activations(np.array([[0.0, 1.0], [2.0, 1.0]])))
+        [1. 1.]
     """
     return _as_matrix(activations).mean(axis=0)
 
@@ -486,15 +478,14 @@ def layer_activations(model, layer, x, batch_size=None):
         A NumPy array whose last axis holds the units.
 
     Examples:
-
-    >>> model = keras.Sequential([
-    ...     keras.Input((3,)),
-    ...     keras.layers.Dense(4, name="hidden"),
-    ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
-    ...     keras.layers.Dense(2),
-    ... ])
-    >>> layer_activations(model, "dropout", np.ones((5, 3))).shape
-    (5, 4)
+        >>> model = keras.Sequential([
+        ...     keras.Input((3,)),
+        ...     keras.layers.Dense(4, name="hidden"),
+        ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
+        ...     keras.layers.Dense(2),
+        ... ])
+        >>> layer_activations(model, "dropout", np.ones((5, 3))).shape
+        (5, 4)
     """
     layer = _graph.get_layer(model, layer)
     batch_size = _graph.validate_positive_int(
@@ -641,16 +632,15 @@ def ablation_curve(
         float).
 
     Examples:
-
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(8, activation="relu", name="hidden"),
-    ...     keras.layers.Dense(3, activation="softmax"),
-    ... ])
-    >>> x, y = np.ones((10, 4)), np.zeros(10, dtype=int)
-    >>> curve = ablation_curve(model, "hidden", x, y, num_orders=2, seed=0)
-    >>> curve["values"].shape
-    (2, 11)
+        >>> model = keras.Sequential([
+        ...     keras.Input((4,)),
+        ...     keras.layers.Dense(8, activation="relu", name="hidden"),
+        ...     keras.layers.Dense(3, activation="softmax"),
+        ... ])
+        >>> x, y = np.ones((10, 4)), np.zeros(10, dtype=int)
+        >>> curve = ablation_curve(model, "hidden", x, y, num_orders=2, seed=0)
+        >>> curve["values"].shape
+        (2, 11)
     """
     fractions = _validate_fractions(fractions)
     num_orders = _graph.validate_positive_int(num_orders, "num_orders")
@@ -723,19 +713,18 @@ def ablation_interaction(
         float).
 
     Examples:
-
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(6, activation="relu", name="hidden"),
-    ...     keras.layers.Dense(1),
-    ... ])
-    >>> mean_output = lambda y_true, y_pred: float(np.mean(y_pred))
-    >>> result = ablation_interaction(
-    ...     model, "hidden", np.ones((8, 4)), None, num_pairs=5,
-    ...     metric=mean_output, seed=0,
-    ... )
-    >>> result["pairs"].shape
-    (5, 2)
+        >>> model = keras.Sequential([
+        ...     keras.Input((4,)),
+        ...     keras.layers.Dense(6, activation="relu", name="hidden"),
+        ...     keras.layers.Dense(1),
+        ... ])
+        >>> mean_output = lambda y_true, y_pred: float(np.mean(y_pred))
+        >>> result = ablation_interaction(
+        ...     model, "hidden", np.ones((8, 4)), None, num_pairs=5,
+        ...     metric=mean_output, seed=0,
+        ... )
+        >>> result["pairs"].shape
+        (5, 2)
     """
     num_pairs = _graph.validate_positive_int(num_pairs, "num_pairs")
     layer, activations, suffix, metric, batch_size = _ablation_setup(

@@ -78,21 +78,20 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             at the measured epochs.
 
     Examples:
-
-    >>> model = keras.Sequential([
-    ...     keras.Input((8,)),
-    ...     keras.layers.Dense(16, activation="relu"),
-    ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
-    ...     keras.layers.Dense(1),
-    ... ])
-    >>> model.compile(optimizer="sgd", loss="mse")
-    >>> x, y = np.random.default_rng(0).random((32, 8)), np.ones((32, 1))
-    >>> monitor = kerasdrop.callbacks.CoAdaptationMonitor(x[:16])
-    >>> history = model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
-    >>> sorted(key for key in history.history if key.startswith("coad"))
-    ['coadaptation/dropout/correlation', 'coadaptation/dropout/decov', 'coadaptation/dropout/participation_ratio', 'coadaptation/dropout/sparsity']
-    >>> len(history.history["coadaptation/dropout/correlation"])
-    2
+        >>> model = keras.Sequential([
+        ...     keras.Input((8,)),
+        ...     keras.layers.Dense(16, activation="relu"),
+        ...     kerasdrop.ScheduledDropout(0.5, name="dropout"),
+        ...     keras.layers.Dense(1),
+        ... ])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.random.default_rng(0).random((32, 8)), np.ones((32, 1))
+        >>> monitor = kerasdrop.callbacks.CoAdaptationMonitor(x[:16])
+        >>> history = model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
+        >>> sorted(key for key in history.history if key.startswith("coad"))
+        ['coadaptation/dropout/correlation', 'coadaptation/dropout/decov', 'coadaptation/dropout/participation_ratio', 'coadaptation/dropout/sparsity']
+        >>> len(history.history["coadaptation/dropout/correlation"])
+        2
     """  # noqa: E501
 
     def __init__(

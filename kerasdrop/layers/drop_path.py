@@ -47,13 +47,13 @@ class DropPath(ScheduledDropout):
         Same as the input.
 
     Examples:
-    >>> layer = kerasdrop.layers.DropPath(0.5, seed=1)
-    >>> x = np.ones((4, 2, 2, 3), dtype="float32")
-    >>> y = keras.ops.convert_to_numpy(layer(x, training=True))
-    >>> print(y.shape)
-    (4, 2, 2, 3)
-    >>> sorted({float(value) for value in y.reshape(4, -1).max(axis=1)})
-    [0.0, 2.0]
+        >>> layer = kerasdrop.layers.DropPath(0.5, seed=1)
+        >>> x = np.ones((4, 2, 2, 3), dtype="float32")
+        >>> y = keras.ops.convert_to_numpy(layer(x, training=True))
+        >>> print(y.shape)
+        (4, 2, 2, 3)
+        >>> sorted({float(value) for value in y.reshape(4, -1).max(axis=1)})
+        [0.0, 2.0]
     """
 
     def __init__(self, rate, seed=None, **kwargs):

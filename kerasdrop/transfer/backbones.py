@@ -54,12 +54,11 @@ def load_backbone(
         values in [0, 255] to the backbone's inputs.
 
     Examples:
-
-    >>> backbone, preprocess = kerasdrop.transfer.load_backbone(
-    ...     "resnet50", weights=None, input_shape=(32, 32, 3)
-    ... )
-    >>> backbone.output.shape
-    (None, 1, 1, 2048)
+        >>> backbone, preprocess = kerasdrop.transfer.load_backbone(
+        ...     "resnet50", weights=None, input_shape=(32, 32, 3)
+        ... )
+        >>> backbone.output.shape
+        (None, 1, 1, 2048)
     """
     if name not in BACKBONES:
         raise ValueError(

@@ -134,12 +134,11 @@ def build_head(
         `(batch, num_classes)`.
 
     Examples:
-
-    >>> head = kerasdrop.transfer.build_head(64, 5, hidden_units=32)
-    >>> print(" -> ".join(layer.name for layer in head.layers))
-    head_features -> head_hidden -> head_dropout -> head_output
-    >>> head.output.shape
-    (None, 5)
+        >>> head = kerasdrop.transfer.build_head(64, 5, hidden_units=32)
+        >>> print(" -> ".join(layer.name for layer in head.layers))
+        head_features -> head_hidden -> head_dropout -> head_output
+        >>> head.output.shape
+        (None, 5)
     """
     _check_positive_int(num_features, "num_features")
     inputs = keras.Input((num_features,), name=f"{name}_features")
@@ -208,11 +207,10 @@ def build_classifier(
         the backbone as a nested model.
 
     Examples:
-
-    >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
-    >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
-    >>> model.output.shape, backbone.trainable
-    ((None, 3), False)
+        >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
+        >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
+        >>> model.output.shape, backbone.trainable
+        ((None, 3), False)
     """
     if not isinstance(backbone, keras.Model):
         raise TypeError(
@@ -291,11 +289,10 @@ def feature_extractor(classifier, head_name="head"):
         A functional `keras.Model` from images to `(batch, channels)`.
 
     Examples:
-
-    >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
-    >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
-    >>> kerasdrop.transfer.feature_extractor(model).output.shape
-    (None, 64)
+        >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
+        >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
+        >>> kerasdrop.transfer.feature_extractor(model).output.shape
+        (None, 64)
     """
     pooling_name = f"{head_name}_pooling"
     try:

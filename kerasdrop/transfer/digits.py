@@ -35,10 +35,9 @@ def load_digits_images(classes=range(10), image_size=32, channels=1):
         ValueError: if an argument is out of range.
 
     Examples:
-
-    >>> images, labels = load_digits_images(classes=[5, 6], image_size=16)
-    >>> images.shape, sorted(set(labels.tolist()))
-    ((363, 16, 16, 1), [0, 1])
+        >>> images, labels = load_digits_images(classes=[5, 6], image_size=16)
+        >>> images.shape, sorted(set(labels.tolist()))
+        ((363, 16, 16, 1), [0, 1])
     """
     try:
         from sklearn.datasets import load_digits
@@ -94,11 +93,10 @@ def few_shot_split(labels, labels_per_class, seed=0):
         ValueError: if a class has no more than `labels_per_class` samples.
 
     Examples:
-
-    >>> labels = np.array([0, 0, 0, 1, 1, 1])
-    >>> train, validation = few_shot_split(labels, labels_per_class=1)
-    >>> len(train), len(validation)
-    (2, 4)
+        >>> labels = np.array([0, 0, 0, 1, 1, 1])
+        >>> train, validation = few_shot_split(labels, labels_per_class=1)
+        >>> len(train), len(validation)
+        (2, 4)
     """
     labels = np.asarray(labels)
     if (

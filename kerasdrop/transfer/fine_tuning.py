@@ -60,11 +60,10 @@ def top_stage_layers(backbone):
         ValueError: if no layer name has a stage prefix.
 
     Examples:
-
-    >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
-    >>> names = [layer.name for layer in top_stage_layers(backbone)]
-    >>> names[0], names[-1]
-    ('stage3_block1_1_conv', 'stage3_block1_out')
+        >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
+        >>> names = [layer.name for layer in top_stage_layers(backbone)]
+        >>> names[0], names[-1]
+        ('stage3_block1_1_conv', 'stage3_block1_out')
     """
     stages = {}
     for index, layer in enumerate(backbone.layers):
@@ -117,11 +116,10 @@ def unfreeze_top_stage(
         The names of the layers that now have trainable weights.
 
     Examples:
-
-    >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
-    >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
-    >>> sorted(kerasdrop.transfer.unfreeze_top_stage(model))
-    ['stage3_block1_0_conv', 'stage3_block1_1_conv', 'stage3_block1_2_conv']
+        >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
+        >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
+        >>> sorted(kerasdrop.transfer.unfreeze_top_stage(model))
+        ['stage3_block1_0_conv', 'stage3_block1_1_conv', 'stage3_block1_2_conv']
     """
     backbone = find_backbone(model)
     chosen = {id(layer) for layer in _chosen_layers(backbone, layers)}
@@ -200,12 +198,11 @@ def insert_drop_path(model, rate=0.1, seed=None, layers=None):
         The new `keras.Model`.
 
     Examples:
-
-    >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
-    >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
-    >>> copy = kerasdrop.transfer.insert_drop_path(model, rate=0.2)
-    >>> list(kerasdrop.callbacks.dropout_scheduler.find_rates(copy))
-    ['stage3_block1_2_bn_drop_path', 'head_dropout']
+        >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
+        >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
+        >>> copy = kerasdrop.transfer.insert_drop_path(model, rate=0.2)
+        >>> list(kerasdrop.callbacks.dropout_scheduler.find_rates(copy))
+        ['stage3_block1_2_bn_drop_path', 'head_dropout']
     """
     validate_rate(rate, "rate")
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]

@@ -49,15 +49,14 @@ def insert_dropout(
             several outputs.
 
     Examples:
-
-    >>> model = keras.Sequential([
-    ...     keras.Input((4,)),
-    ...     keras.layers.Dense(8, name="hidden"),
-    ...     keras.layers.Dense(2, name="output"),
-    ... ])
-    >>> copy = kerasdrop.transfer.insert_dropout(model, after="hidden")
-    >>> print(" -> ".join(layer.name for layer in copy.layers))
-    hidden -> hidden_dropout -> output
+        >>> model = keras.Sequential([
+        ...     keras.Input((4,)),
+        ...     keras.layers.Dense(8, name="hidden"),
+        ...     keras.layers.Dense(2, name="output"),
+        ... ])
+        >>> copy = kerasdrop.transfer.insert_dropout(model, after="hidden")
+        >>> print(" -> ".join(layer.name for layer in copy.layers))
+        hidden -> hidden_dropout -> output
     """
     validate_rate(rate, "rate")
     matches = _matcher(after)

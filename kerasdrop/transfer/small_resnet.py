@@ -79,10 +79,9 @@ def small_resnet(
         filters[-1])`.
 
     Examples:
-
-    >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
-    >>> backbone.output.shape
-    (None, 4, 4, 64)
+        >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
+        >>> backbone.output.shape
+        (None, 4, 4, 64)
     """
     if not filters or any(int(f) < 1 for f in filters):
         raise ValueError(
