@@ -155,3 +155,18 @@ class RateMixin:
     def weights(self):
         rate_ids = {id(v) for v in self.dropout_rates.values()}
         return [w for w in super().weights if id(w) not in rate_ids]
+
+
+def copy_layer_state(source, target):
+    """Copies a layer's weights and current rates onto its twin.
+
+    The rates are copied as values, not as variables: on JAX, assigning one
+    variable to another would share a buffer between the two layers.
+
+    Args:
+        source: The layer to copy from.
+        target: A layer of the same kind and shape.
+    """
+    target.set_weights(source.get_weights())
+    for name, variable in getattr(source, "dropout_rates", {}).items():
+        target.dropout_rates[name].assign(ops.convert_to_numpy(variable))

@@ -18,6 +18,7 @@ function there.
 import keras
 
 from kerasdrop import _compat
+from kerasdrop.layers.rates import copy_layer_state
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
 
 _POOLING = {
@@ -338,12 +339,6 @@ def copy_head_weights(source, target):
                 f"The model '{target.name}' has no layer '{layer.name}' to "
                 f"copy from '{source.name}'."
             ) from None
-        twin.set_weights(layer.get_weights())
-        for rate_name, variable in rates.items():
-            # A NumPy copy: on JAX, assigning the variable itself would
-            # share one buffer between the two models.
-            twin.dropout_rates[rate_name].assign(
-                keras.ops.convert_to_numpy(variable)
-            )
+        copy_layer_state(layer, twin)
         copied.append(layer.name)
     return copied

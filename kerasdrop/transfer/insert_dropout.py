@@ -5,6 +5,7 @@ import re
 import keras
 
 from kerasdrop import _compat
+from kerasdrop.layers.rates import copy_layer_state
 from kerasdrop.layers.rates import validate_rate
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
 
@@ -100,12 +101,7 @@ def rebuild(model, matches, make_layer, adjust_call=None):
     pairs = []
     copy = _rebuild(model, matches, make_layer, pairs, adjust_call)
     for original, clone in pairs:
-        clone.set_weights(original.get_weights())
-        for name, variable in getattr(original, "dropout_rates", {}).items():
-            # A NumPy copy: JAX would otherwise share one buffer.
-            clone.dropout_rates[name].assign(
-                keras.ops.convert_to_numpy(variable)
-            )
+        copy_layer_state(original, clone)
     return copy
 
 
