@@ -214,7 +214,7 @@ class DropoutScheduler(keras.callbacks.Callback):
                 # otherwise share one buffer between variables.
                 variable.assign(ops.convert_to_tensor(value, "float32"))
                 if self.verbose:
-                    io_print(
+                    print(
                         f"DropoutScheduler: {self.unit} {step}: {key} "
                         f"set to {value:.6g}."
                     )
@@ -243,10 +243,6 @@ class DropoutScheduler(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self._current)
-
-
-def io_print(message):
-    print(message)
 
 
 def _is_config(value):
