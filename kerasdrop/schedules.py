@@ -50,17 +50,37 @@ def _fraction_done(step, duration):
     return min(max(float(step), 0.0) / duration, 1.0)
 
 
+def _graph_step(step):
+    """A step tensor as float32, negative steps counted as 0."""
+    return ops.maximum(ops.cast(step, "float32"), 0.0)
+
+
+def _graph_fraction_done(step, duration):
+    return ops.minimum(_graph_step(step) / duration, 1.0)
+
+
 class RateSchedule:
     """Base class of kerasdrop's rate schedules.
 
     Subclasses implement `__call__(step) -> float` and `get_config()`. Any
     subclass registered with `keras.saving.register_keras_serializable`
     serializes with `keras.saving.serialize_keras_object`.
+
+    A subclass may also implement `graph_value(step)`: the same rate as a
+    float32 tensor, written with `keras.ops`, for a step that is an integer
+    tensor. With it, `DropoutScheduler(unit="batch")` computes the rate
+    inside the compiled train step, with no work in Python between batches.
     """
 
     def __call__(self, step):
         raise NotImplementedError(
             f"{type(self).__name__} must implement `__call__(step)`."
+        )
+
+    def graph_value(self, step):
+        """The rate at `step` (an integer tensor) as a float32 tensor."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement `graph_value(step)`."
         )
 
     def get_config(self):
@@ -95,6 +115,9 @@ class Constant(RateSchedule):
     def __call__(self, step):
         return self.rate
 
+    def graph_value(self, step):
+        return ops.cast(self.rate, "float32")
+
     def get_config(self):
         return {"rate": self.rate}
 
@@ -125,6 +148,10 @@ class Linear(RateSchedule):
         done = _fraction_done(step, self.duration)
         return self.start + (self.end - self.start) * done
 
+    def graph_value(self, step):
+        done = _graph_fraction_done(step, self.duration)
+        return self.start + (self.end - self.start) * done
+
     def get_config(self):
         return {"start": self.start, "end": self.end, "duration": self.duration}
 
@@ -152,6 +179,11 @@ class Cosine(RateSchedule):
     def __call__(self, step):
         done = _fraction_done(step, self.duration)
         weight = 0.5 * (1.0 + math.cos(math.pi * done))
+        return self.end + (self.start - self.end) * weight
+
+    def graph_value(self, step):
+        done = _graph_fraction_done(step, self.duration)
+        weight = 0.5 * (1.0 + ops.cos(math.pi * done))
         return self.end + (self.start - self.end) * weight
 
     def get_config(self):
@@ -196,6 +228,11 @@ class Exponential(RateSchedule):
         exponent = max(float(step), 0.0) / self.decay_steps
         return self.end + (self.start - self.end) * self.decay_rate**exponent
 
+    def graph_value(self, step):
+        exponent = _graph_step(step) / self.decay_steps
+        factor = ops.exp(exponent * math.log(self.decay_rate))
+        return self.end + (self.start - self.end) * factor
+
     def get_config(self):
         return {
             "start": self.start,
@@ -233,6 +270,9 @@ class Curriculum(RateSchedule):
 
     def __call__(self, step):
         return self.rate * (1.0 - math.exp(-self.gamma * max(float(step), 0)))
+
+    def graph_value(self, step):
+        return self.rate * (1.0 - ops.exp(-self.gamma * _graph_step(step)))
 
     def get_config(self):
         return {"rate": self.rate, "gamma": self.gamma}
@@ -276,8 +316,17 @@ class EarlyDropout(RateSchedule):
         if step >= self.cutoff:
             return 0.0
         if self.mode == "linear":
-            return self.rate * (1.0 - max(float(step), 0.0) / self.cutoff)
+            # Only a negative step reaches here when cutoff is 0.
+            done = max(float(step), 0.0) / max(self.cutoff, 1)
+            return self.rate * (1.0 - done)
         return self.rate
+
+    def graph_value(self, step):
+        value = ops.cast(self.rate, "float32")
+        if self.mode == "linear":
+            done = _graph_step(step) / max(self.cutoff, 1)
+            value = self.rate * (1.0 - done)
+        return ops.where(ops.cast(step, "float32") >= self.cutoff, 0.0, value)
 
     def get_config(self):
         return {"rate": self.rate, "cutoff": self.cutoff, "mode": self.mode}
@@ -308,6 +357,10 @@ class LateDropout(RateSchedule):
 
     def __call__(self, step):
         return self.rate if step >= self.cutoff else 0.0
+
+    def graph_value(self, step):
+        reached = ops.cast(step, "float32") >= self.cutoff
+        return ops.where(reached, self.rate, 0.0)
 
     def get_config(self):
         return {"rate": self.rate, "cutoff": self.cutoff}
@@ -356,6 +409,14 @@ class Piecewise(RateSchedule):
     def __call__(self, step):
         index = int(np.searchsorted(self.boundaries, step, side="right"))
         return self.values[index]
+
+    def graph_value(self, step):
+        # The number of boundaries at or below `step`, as `searchsorted`.
+        boundaries = ops.convert_to_tensor(self.boundaries, "float32")
+        passed = ops.cast(step, "float32") >= boundaries
+        index = ops.sum(ops.cast(passed, "int32"))
+        values = ops.convert_to_tensor(self.values, "float32")
+        return ops.take(values, index)
 
     def get_config(self):
         return {"boundaries": self.boundaries, "values": self.values}

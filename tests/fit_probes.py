@@ -25,10 +25,18 @@ class ZeroFraction(keras.layers.Layer):
         return ops.mean(zeros, axis=-1, keepdims=True)
 
 
-def zero_fraction_model(dropout_layer, units=4000):
+def zero_fraction_model(dropout_layer, units=4000, with_weights=False):
+    """The model and its `ZeroFraction` probe.
+
+    `with_weights=True` adds a weight that does not change the output, so
+    the optimizer counts its iterations (it skips steps without weights).
+    """
     inputs = keras.Input((units,))
     probe = ZeroFraction()
     outputs = probe(dropout_layer(inputs))
+    if with_weights:
+        unused = keras.layers.Dense(1, kernel_initializer="zeros")(inputs)
+        outputs = outputs + 0.0 * unused
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="sgd", loss="mae")
     return model, probe

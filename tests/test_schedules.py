@@ -119,3 +119,50 @@ def test_evaluate_rejects_non_scalar_results():
     with pytest.raises(TypeError, match="step 0"):
         schedules.evaluate(lambda step: "high", 0)
     assert math.isnan(schedules.evaluate(lambda step: float("nan"), 0))
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        schedules.Constant(0.3),
+        schedules.Linear(0.5, 0.0, 10),
+        schedules.Linear(0.1, 0.9, 7.5),
+        schedules.Cosine(0.5, 0.1, 10),
+        schedules.Exponential(0.4, 0.5, 3, end=0.05),
+        schedules.Exponential(0.4, 1.0),
+        schedules.Curriculum(0.5, 0.1),
+        schedules.EarlyDropout(0.2, 3),
+        schedules.EarlyDropout(0.2, 5, mode="linear"),
+        schedules.EarlyDropout(0.2, 0, mode="linear"),
+        schedules.LateDropout(0.3, 2),
+        schedules.Piecewise([2, 4], [0.5, 0.3, 0.1]),
+        schedules.Piecewise([], [0.25]),
+    ],
+    ids=repr,
+)
+def test_graph_value_matches_the_python_value(schedule):
+    steps = list(range(-2, 30))
+    graph = keras.ops.convert_to_numpy(
+        keras.ops.stack(
+            [
+                schedule.graph_value(keras.ops.convert_to_tensor(s, "int32"))
+                for s in steps
+            ]
+        )
+    )
+    assert graph.dtype == np.float32
+    np.testing.assert_allclose(
+        graph, [schedule(s) for s in steps], rtol=1e-6, atol=1e-7
+    )
+
+
+def test_graph_value_is_optional_for_custom_schedules():
+    class Halves(schedules.RateSchedule):
+        def __call__(self, step):
+            return 0.5
+
+        def get_config(self):
+            return {}
+
+    with pytest.raises(NotImplementedError, match="graph_value"):
+        Halves().graph_value(keras.ops.convert_to_tensor(0))

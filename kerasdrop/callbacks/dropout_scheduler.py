@@ -12,6 +12,12 @@ from kerasdrop.layers.rates import read_rate
 
 _UNITS = ("epoch", "batch")
 
+# A rate the callback drives. `in_graph`: computed by the layer inside the
+# compiled step from a schedule bound to it, rather than assigned.
+_Target = collections.namedtuple(
+    "_Target", ["key", "layer", "variable", "schedule", "in_graph"]
+)
+
 
 def find_rates(model):
     """Lists every schedulable dropout rate in a model.
@@ -35,6 +41,11 @@ def find_rates(model):
         >>> {name: list(rates) for name, rates in find_rates(model).items()}
         {'drop': ['rate']}
     """
+    return {name: rates for name, (_, rates) in _rate_layers(model).items()}
+
+
+def _rate_layers(model):
+    """Like `find_rates`, with the layer: name -> (layer, rates)."""
     found = {}
     seen = set()
     for layer in _compat.flatten_layers(model):
@@ -44,8 +55,16 @@ def find_rates(model):
         fresh = {k: v for k, v in rates.items() if id(v) not in seen}
         seen.update(id(v) for v in rates.values())
         if fresh:
-            found.setdefault(layer.name, {}).update(fresh)
+            found.setdefault(layer.name, (layer, {}))[1].update(fresh)
     return found
+
+
+def _has_graph_value(schedule):
+    return (
+        isinstance(schedule, schedules_lib.RateSchedule)
+        and type(schedule).graph_value
+        is not schedules_lib.RateSchedule.graph_value
+    )
 
 
 class DropoutScheduler(keras.callbacks.Callback):
@@ -130,6 +149,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         self.unit = unit
         self.verbose = verbose
         self._targets = []
+        self._bound_layers = []
         # Replaced, never mutated, so a snapshot handed to a batch-end hook
         # running on another thread stays as it was.
         self._current = {}
@@ -137,7 +157,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         self._epoch_start_step = 0
 
     def _resolve(self):
-        available = find_rates(self.model)
+        available = _rate_layers(self.model)
         if not available:
             raise ValueError(
                 "DropoutScheduler found no schedulable dropout rate in the "
@@ -158,7 +178,7 @@ class DropoutScheduler(keras.callbacks.Callback):
                     "Layers with schedulable rates in this model: "
                     f"{sorted(available)}"
                 )
-            rates = available[layer_name]
+            layer, rates = available[layer_name]
             per_rate = (
                 schedule
                 if isinstance(schedule, dict)
@@ -171,22 +191,54 @@ class DropoutScheduler(keras.callbacks.Callback):
                         f"'{layer_name}'. Its rates are: {sorted(rates)}"
                     )
                 key = f"{layer_name}/{rate_name}"
-                targets.append((key, rates[rate_name], rate_schedule))
+                in_graph = (
+                    self.unit == "batch"
+                    and getattr(layer, "supports_step_schedules", False)
+                    and _has_graph_value(rate_schedule)
+                )
+                variable = rates[rate_name]
+                targets.append(
+                    _Target(key, layer, variable, rate_schedule, in_graph)
+                )
         return targets
 
     def on_train_begin(self, logs=None):
         self._batch_snapshots.clear()
         self._targets = self._resolve()
         self._current = {
-            key: read_rate(variable) for key, variable, _ in self._targets
+            target.key: read_rate(target.variable) for target in self._targets
         }
+        # Per-batch schedules of kerasdrop's schedules are computed inside
+        # the compiled train step from each layer's step counter: assigning
+        # from Python between batches would make Python wait for every step.
+        bound = {}
+        for target in self._targets:
+            if target.in_graph:
+                rate_name = target.key.rsplit("/", 1)[1]
+                bound.setdefault(target.layer, {})[rate_name] = target.schedule
+        self._bound_layers = list(bound)
+        if bound:
+            step = self._iterations()
+            traced_without = False
+            for layer, schedules in bound.items():
+                traced_without |= layer.step_schedules != schedules
+                layer.set_step_schedules(schedules, step)
+            if traced_without:
+                # A train step traced before the binding would not see it.
+                # Bindings stay after training (paused), so a later `fit`
+                # with the same schedules uses the same traced step.
+                self.model.make_train_function(force=True)
+
+    def _iterations(self):
+        iterations = self.model.optimizer.iterations
+        return int(ops.convert_to_numpy(iterations))
 
     def _apply(self, step):
         new_values = {}
         by_schedule = {}  # A schedule shared by several rates runs once.
         # Validate every value before assigning any, so an error leaves all
         # rates as they were.
-        for key, _, schedule in self._targets:
+        for key, _, _, schedule, _ in self._targets:
             if id(schedule) not in by_schedule:
                 by_schedule[id(schedule)] = schedules_lib.evaluate(
                     schedule, step
@@ -201,31 +253,40 @@ class DropoutScheduler(keras.callbacks.Callback):
                     f"The rate stays at {self._current[key]}."
                 )
             new_values[key] = value
-        if new_values != self._current:
+        changed = [
+            target
+            for target in self._targets
+            if new_values[target.key] != self._current[target.key]
+        ]
+        if any(not target.in_graph for target in changed):
             # On JAX, `fit` carries the model state outside the variables
             # during an epoch; reading `self.model` writes it back and makes
             # the next step read the variables again, new rates included.
             self.model  # noqa: B018
-        for key, variable, _ in self._targets:
+        for key, _, variable, _, in_graph in changed:
             value = new_values[key]
-            if value != self._current[key]:
+            # The train step assigns rates computed in the graph itself.
+            if not in_graph:
                 # A float32 tensor assigns faster than a Python float on
                 # TensorFlow. Each variable gets its own tensor: JAX would
                 # otherwise share one buffer between variables.
                 variable.assign(ops.convert_to_tensor(value, "float32"))
-                if self.verbose:
-                    print(
-                        f"DropoutScheduler: {self.unit} {step}: {key} "
-                        f"set to {value:.6g}."
-                    )
+            if self.verbose:
+                print(
+                    f"DropoutScheduler: {self.unit} {step}: {key} "
+                    f"set to {value:.6g}."
+                )
         self._current = new_values
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":
             self._apply(epoch)
-        else:
-            iterations = self.model.optimizer.iterations
-            self._epoch_start_step = int(ops.convert_to_numpy(iterations))
+            return
+        self._epoch_start_step = self._iterations()
+        # Once an epoch, the layers' step counters are set from Keras's
+        # own counter (after `BackupAndRestore` has restored it, say).
+        for layer in self._bound_layers:
+            layer.schedule_step.assign(self._epoch_start_step)
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.unit == "batch":
@@ -243,6 +304,14 @@ class DropoutScheduler(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self._current)
+
+    def on_train_end(self, logs=None):
+        # Pauses the schedules computed in the train step: later training
+        # calls, in `fit` without this callback or in `mc_predict`, keep
+        # the rates as they are now.
+        for layer in self._bound_layers:
+            layer.schedule_step.assign(-1)
+        self._bound_layers = []
 
 
 def _is_config(value):

@@ -109,6 +109,126 @@ def test_batch_unit_rates_take_effect_mid_epoch():
     assert model.get_layer("dropout").rate == pytest.approx(0.8)
 
 
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable")
+def test_batch_unit_rates_change_between_steps_of_one_execution():
+    # With steps_per_execution=4 the batch hooks run once per four steps:
+    # only a rate computed inside the train step changes between them.
+    model, _ = zero_fraction_model(
+        kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout")
+    )
+    model.compile(optimizer="sgd", loss="mae", steps_per_execution=4)
+    schedule = kerasdrop.schedules.Piecewise([2], [0.0, 0.8])
+    history = model.fit(
+        np.ones((64, 4000), dtype="float32"),
+        np.zeros((64, 1), dtype="float32"),
+        batch_size=16,
+        epochs=1,
+        callbacks=[DropoutScheduler(schedule, unit="batch")],
+        verbose=0,
+    )
+    np.testing.assert_allclose(history.history["loss"], [0.4], atol=0.01)
+
+
+def test_batch_schedule_is_paused_after_fit_and_traced_once():
+    model, probe = zero_fraction_model(
+        kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout"),
+        with_weights=True,
+    )
+    traces = TraceCounts(probe)
+    scheduler = DropoutScheduler(
+        kerasdrop.schedules.Linear(0.0, 0.8, duration=4), unit="batch"
+    )
+
+    def fit_one_epoch(callbacks):
+        return model.fit(
+            np.ones((64, 4000), dtype="float32"),
+            np.zeros((64, 1), dtype="float32"),
+            batch_size=16,
+            callbacks=callbacks + [traces],
+            verbose=0,
+        ).history["loss"][0]
+
+    # Steps 0-3 at rates 0, 0.2, 0.4, 0.6.
+    assert fit_one_epoch([scheduler]) == pytest.approx(0.3, abs=0.01)
+    layer = model.get_layer("dropout")
+    assert layer.rate == pytest.approx(0.6)
+    # Without the callback the rate stays where the schedule left it.
+    assert fit_one_epoch([]) == pytest.approx(0.6, abs=0.01)
+    assert layer.rate == pytest.approx(0.6)
+    # With it again, the schedule goes on from the optimizer's step 8.
+    assert fit_one_epoch([scheduler]) == pytest.approx(0.8, abs=0.01)
+    assert traces.counts == [traces.counts[0]] * 3
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: kerasdrop.VariationalDropout(0.0, name="layer"),
+        lambda: kerasdrop.DropPath(0.0, name="layer"),
+        lambda: kerasdrop.ScheduledSpatialDropout1D(0.0, name="layer"),
+        lambda: kerasdrop.VariationalLSTM(
+            4, return_sequences=True, name="layer"
+        ),
+        lambda: kerasdrop.ZoneoutLSTM(4, return_sequences=True, name="layer"),
+        lambda: kerasdrop.WeightDropGRU(4, return_sequences=True, name="layer"),
+    ],
+    ids=[
+        "VariationalDropout",
+        "DropPath",
+        "ScheduledSpatialDropout1D",
+        "VariationalLSTM",
+        "ZoneoutLSTM",
+        "WeightDropGRU",
+    ],
+)
+def test_batch_unit_drives_every_kind_of_layer_inside_the_step(layer):
+    model = keras.Sequential(
+        [keras.Input((5, 3)), layer(), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=4)
+    schedule = kerasdrop.schedules.Linear(0.0, 1.0, duration=100)
+    model.fit(
+        np.ones((32, 5, 3), dtype="float32"),
+        np.zeros((32, 5, 1), dtype="float32"),
+        batch_size=8,
+        callbacks=[DropoutScheduler(schedule, unit="batch")],
+        verbose=0,
+    )
+    # The last of the four steps ran with schedule(3); hooks from Python
+    # would have stopped at schedule(0), and a count per call of a cell
+    # (per time step) would have gone further.
+    rates = model.get_layer("layer").dropout_rates
+    for name in rates:
+        assert getattr(model.get_layer("layer"), name) == pytest.approx(0.03)
+
+
+def test_bare_cell_in_keras_rnn_is_scheduled_from_python():
+    # A cell runs once per time step, so its rates are assigned per batch.
+    cell = kerasdrop.VariationalDropoutCell(
+        keras.layers.LSTMCell(4), recurrent_rate=0.0, name="cell"
+    )
+    model = keras.Sequential(
+        [keras.Input((5, 3)), keras.layers.RNN(cell), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(
+        np.ones((32, 5, 3), dtype="float32"),
+        np.zeros((32, 1), dtype="float32"),
+        batch_size=8,
+        callbacks=[
+            DropoutScheduler(
+                {"cell": {"recurrent_rate": kerasdrop.schedules.Linear(
+                    0.0, 1.0, duration=100)}},
+                unit="batch",
+            )
+        ],
+        verbose=0,
+    )  # fmt: skip
+    assert history.history["cell/recurrent_rate"] == pytest.approx([0.03])
+    assert cell.recurrent_rate == pytest.approx(0.03)
+    assert cell.step_schedules == {}
+
+
 def test_batch_unit_counts_optimizer_iterations():
     steps = []
 

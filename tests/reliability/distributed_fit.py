@@ -3,14 +3,17 @@
 Run as a separate process by `test_distribute.py`, because logical devices
 and `TF_CONFIG` must be set before TensorFlow starts:
 
-    python distributed_fit.py mirrored OUTPUT.json
+    python distributed_fit.py mirrored OUTPUT.json [epoch|batch]
     TF_CONFIG=... python distributed_fit.py multi_worker OUTPUT.json
 
 The model feeds ones through `ScheduledDropout` and outputs the fraction of
 zeros per sample; trained with MAE against zeros, its loss is the rate the
 train step really used. After every epoch each replica also measures the
 fraction its own copy of the layer drops, so a replica that missed a rate
-change would show up. Results go to OUTPUT.json.
+change would show up. Results go to OUTPUT.json. With `batch`, the
+scheduler works per batch (computing the rates inside the train step) on a
+schedule that changes at the first batch of each epoch, so the per-epoch
+results are the same.
 
 Under MultiWorkerMirroredStrategy, Keras 3.15's `fit` itself fails
 (keras-team/keras#20585: it reduces the batch and the scalar logs with
@@ -30,6 +33,7 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 import tensorflow as tf  # noqa: E402
 
 KIND, OUTPUT = sys.argv[1], sys.argv[2]
+UNIT = sys.argv[3] if len(sys.argv) > 3 else "epoch"
 if KIND == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
@@ -44,6 +48,8 @@ import kerasdrop  # noqa: E402
 
 UNITS = 2000
 RATES = [0.1, 0.6, 0.3]
+ROWS, BATCH_SIZE = 256, 32
+STEPS = ROWS // BATCH_SIZE
 
 
 class ZeroFraction(keras.layers.Layer):
@@ -62,6 +68,11 @@ class ReplicaRates(keras.callbacks.Callback):
         self.per_epoch = []
 
     def on_epoch_end(self, epoch, logs=None):
+        # The measuring call is a training call: pause a per-batch schedule
+        # so that it does not count as a step.
+        step = self.layer.schedule_step.numpy()
+        self.layer.schedule_step.assign(-1)
+
         @tf.function
         def measure():
             def replica_fn():
@@ -73,6 +84,7 @@ class ReplicaRates(keras.callbacks.Callback):
 
         values = self.strategy.experimental_local_results(measure())
         self.per_epoch.append([float(v) for v in values])
+        self.layer.schedule_step.assign(step)
 
 
 if KIND == "mirrored":
@@ -89,9 +101,10 @@ with strategy.scope():
     model.compile(optimizer="sgd", loss="mae")
 
 replica_rates = ReplicaRates(strategy, dropout)
+boundaries = [1, 2] if UNIT == "epoch" else [STEPS, 2 * STEPS]
 callbacks = [
     kerasdrop.callbacks.DropoutScheduler(
-        kerasdrop.schedules.Piecewise([1, 2], RATES)
+        kerasdrop.schedules.Piecewise(boundaries, RATES), unit=UNIT
     ),
     replica_rates,
 ]
@@ -100,8 +113,8 @@ probe = np.random.default_rng(0).standard_normal((64, UNITS))
 if monitor_cls is not None:
     callbacks.append(monitor_cls(probe.astype("float32")))
 
-x = np.ones((256, UNITS), dtype="float32")
-y = np.zeros((256, 1), dtype="float32")
+x = np.ones((ROWS, UNITS), dtype="float32")
+y = np.zeros((ROWS, 1), dtype="float32")
 
 
 def custom_loop_fit(epochs, batch_size):
@@ -138,10 +151,15 @@ def custom_loop_fit(epochs, batch_size):
 
 if KIND == "mirrored":
     history = model.fit(
-        x, y, batch_size=32, epochs=len(RATES), callbacks=callbacks, verbose=0
+        x,
+        y,
+        batch_size=BATCH_SIZE,
+        epochs=len(RATES),
+        callbacks=callbacks,
+        verbose=0,
     )
 else:
-    history = custom_loop_fit(len(RATES), batch_size=32)
+    history = custom_loop_fit(len(RATES), batch_size=BATCH_SIZE)
 result = {
     "num_replicas": strategy.num_replicas_in_sync,
     "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},

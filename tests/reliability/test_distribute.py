@@ -48,10 +48,11 @@ def _check(result, num_replicas):
         assert len(history[key]) == len(RATES)
 
 
-def test_mirrored_strategy_two_devices_use_scheduled_rates(tmp_path):
+@pytest.mark.parametrize("unit", ["epoch", "batch"])
+def test_mirrored_strategy_two_devices_use_scheduled_rates(tmp_path, unit):
     output = tmp_path / "mirrored.json"
     subprocess.run(
-        [sys.executable, SCRIPT, "mirrored", str(output)],
+        [sys.executable, SCRIPT, "mirrored", str(output), unit],
         env=_env(),
         check=True,
         timeout=300,
