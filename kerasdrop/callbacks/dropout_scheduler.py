@@ -80,6 +80,22 @@ class DropoutScheduler(keras.callbacks.Callback):
     `"<layer name>/<rate name>"` (for example `"dropout/rate"`), so History,
     CSVLogger and TensorBoard record them.
 
+    With `unit="batch"`, the rates of kerasdrop's own schedules are computed
+    inside the compiled train step: the callback binds each schedule to its
+    layer (`RateMixin.set_step_schedules`), the layer computes the rate from
+    its step counter at every training call, and the callback only sets the
+    counter from the optimizer's iterations at the start of each epoch.
+    Assigning a variable from Python before every batch would make Python
+    wait for the previous step each time. So the rates also change between
+    the steps of one execution when `steps_per_execution > 1`. Binding
+    makes `fit` trace its train step once more, the first time; after
+    `fit` the schedules are paused, and a later `fit`, with or without the
+    callback, reuses the traced step. Keras learning-rate schedules, plain
+    callables and rates of a bare cell in `keras.layers.RNN` (called once
+    per time step) are assigned from Python before every batch instead.
+    The schedules are paused between epochs, so training calls made by
+    other callbacks at the end of an epoch do not count as steps.
+
     Args:
         schedule: One schedule for every selected rate, or a dict from layer
             name to schedule, or from layer name to a dict from rate name
@@ -302,13 +318,16 @@ class DropoutScheduler(keras.callbacks.Callback):
                 logs.update(snapshot)
 
     def on_epoch_end(self, epoch, logs=None):
+        # Pauses the schedules computed in the train step until the next
+        # epoch begins: training calls made by other callbacks, by a later
+        # `fit` without this callback or by `mc_predict` keep the rates as
+        # they are now.
+        for layer in self._bound_layers:
+            layer.schedule_step.assign(-1)
         if logs is not None:
             logs.update(self._current)
 
     def on_train_end(self, logs=None):
-        # Pauses the schedules computed in the train step: later training
-        # calls, in `fit` without this callback or in `mc_predict`, keep
-        # the rates as they are now.
         for layer in self._bound_layers:
             layer.schedule_step.assign(-1)
         self._bound_layers = []

@@ -160,6 +160,37 @@ def test_batch_schedule_is_paused_after_fit_and_traced_once():
     assert traces.counts == [traces.counts[0]] * 3
 
 
+def test_training_calls_between_epochs_do_not_count_as_steps():
+    dropout = kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout")
+    model, _ = zero_fraction_model(dropout, with_weights=True)
+
+    class TrainingCalls(keras.callbacks.Callback):
+        fractions = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            for _ in range(3):
+                y = dropout(np.ones((8, 4000), "float32"), training=True)
+                self.fractions.append(float(np.mean(np.asarray(y) == 0)))
+
+    calls = TrainingCalls()
+    schedule = kerasdrop.schedules.Linear(0.0, 0.8, duration=8)
+    history = model.fit(
+        np.ones((64, 4000), dtype="float32"),
+        np.zeros((64, 1), dtype="float32"),
+        batch_size=16,
+        epochs=2,
+        callbacks=[DropoutScheduler(schedule, unit="batch"), calls],
+        verbose=0,
+    )
+    # Each epoch's calls use the rate of its last step (0.3, then 0.7) and
+    # do not move the schedule.
+    np.testing.assert_allclose(
+        calls.fractions, [0.3] * 3 + [0.7] * 3, atol=0.02
+    )
+    np.testing.assert_allclose(history.history["loss"], [0.15, 0.55],
+                               atol=0.01)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "layer",
     [

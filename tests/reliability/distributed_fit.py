@@ -68,11 +68,8 @@ class ReplicaRates(keras.callbacks.Callback):
         self.per_epoch = []
 
     def on_epoch_end(self, epoch, logs=None):
-        # The measuring call is a training call: pause a per-batch schedule
-        # so that it does not count as a step.
-        step = self.layer.schedule_step.numpy()
-        self.layer.schedule_step.assign(-1)
-
+        # A training call; `DropoutScheduler` has paused per-batch schedules
+        # at the end of the epoch, so it does not count as a step.
         @tf.function
         def measure():
             def replica_fn():
@@ -84,7 +81,6 @@ class ReplicaRates(keras.callbacks.Callback):
 
         values = self.strategy.experimental_local_results(measure())
         self.per_epoch.append([float(v) for v in values])
-        self.layer.schedule_step.assign(step)
 
 
 if KIND == "mirrored":
