@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 import kerasdrop
 from kerasdrop import _compat
@@ -85,3 +86,21 @@ def test_is_functional_tells_functional_from_other_models():
     assert _compat.is_functional(functional)
     assert not _compat.is_functional(sequential)
     assert not _compat.is_functional(Subclassed())
+
+
+def test_call_concrete_function_reads_current_variables_and_keeps_structure():
+    tf = pytest.importorskip("tensorflow")
+    variable = tf.Variable(2.0)
+
+    def function(x, y):
+        return {"sum": x + y * variable, "product": x * y}
+
+    x, y = tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0])
+    concrete = tf.function(function).get_concrete_function(x, y)
+    outputs = _compat.call_concrete_function(concrete, [x, y])
+    assert set(outputs) == {"sum", "product"}
+    np.testing.assert_allclose(outputs["sum"], [7.0, 10.0])
+    np.testing.assert_allclose(outputs["product"], [3.0, 8.0])
+    variable.assign(0.0)
+    outputs = _compat.call_concrete_function(concrete, (x, y))
+    np.testing.assert_allclose(outputs["sum"], [1.0, 2.0])

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasdrop import _compat
+
 # Rows passed to one call of the model when many masked copies of the data
 # go through it.
 DEFAULT_ROWS_PER_CALL = 16384
@@ -184,6 +186,82 @@ def predict(model, x, batch_size=None):
         for start in range(0, num_rows, batch_size)
     ]
     return np.concatenate(outputs)
+
+
+def as_tensors(x):
+    """Converts every array of `x` to a backend tensor, float64 to floatx.
+
+    Done once for data that goes through a compiled function many times.
+    """
+
+    def convert(array):
+        if keras.backend.standardize_dtype(array.dtype) == "float64":
+            return ops.convert_to_tensor(array, dtype=keras.config.floatx())
+        return ops.convert_to_tensor(array)
+
+    return keras.tree.map_structure(convert, x)
+
+
+def compile_inference(model, example):
+    """Compiles `model(x, training=False)` for inputs shaped like `example`.
+
+    Keras's `predict_on_batch` converts and adapts its input around the
+    compiled step at every call, which costs as much as a small model's
+    computation. This returns a function `run(x)` that calls a compiled
+    function directly and returns the output as NumPy: on TensorFlow a
+    concrete `tf.function` traced once for the shapes and dtypes of
+    `example` (backend tensors, as `as_tensors` makes), on JAX a `jax.jit`
+    of `model.stateless_call` given the variables' current values (read
+    from the variables at each call, so a callback that reaches the
+    variables through `Callback.model` sees the trained weights). Other
+    backends use `predict_on_batch`.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def call(*flat):
+            x = keras.tree.pack_sequence_as(example, flat)
+            return model(x, training=False)
+
+        specs = [
+            tf.TensorSpec(tensor.shape, tensor.dtype)
+            for tensor in keras.tree.flatten(example)
+        ]
+        # Traced once, without AutoGraph (nothing to convert, and tracing
+        # is faster), and called without `tf.function`'s dispatch.
+        concrete = tf.function(call, autograph=False).get_concrete_function(
+            *specs
+        )
+
+        def run(x):
+            outputs = _compat.call_concrete_function(
+                concrete, keras.tree.flatten(x)
+            )
+            return keras.tree.map_structure(lambda t: t.numpy(), outputs)
+
+        return run
+    if backend == "jax":
+        import jax
+
+        def call(trainable, non_trainable, x):
+            outputs, _ = model.stateless_call(
+                trainable, non_trainable, x, training=False
+            )
+            return outputs
+
+        compiled = jax.jit(call)
+
+        def run(x):
+            outputs = compiled(
+                [variable.value for variable in model.trainable_variables],
+                [variable.value for variable in model.non_trainable_variables],
+                x,
+            )
+            return keras.tree.map_structure(np.asarray, outputs)
+
+        return run
+    return model.predict_on_batch
 
 
 def count_rows(x):

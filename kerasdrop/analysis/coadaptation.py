@@ -144,7 +144,7 @@ def moment_tensors(
 
     Returns:
         A dict of float32 tensors: `"finite"` (1 if every activation is
-        finite, else 0; the others are then computed on zeros),
+        finite, else 0; the other statistics are then meaningless),
         `"near_zero"` (fraction of activations near zero), `"scale"`
         (largest absolute activation of each unit), and if asked
         `"covariance"` (divided by the number of samples) and
@@ -153,8 +153,15 @@ def moment_tensors(
     matrix = ops.cast(activations, "float32")
     num_units = matrix.shape[-1]
     matrix = ops.reshape(matrix, (-1, num_units))
-    finite = ops.all(ops.isfinite(matrix))
-    matrix = ops.where(finite, matrix, 0.0)
+    mean = ops.mean(matrix, axis=0)
+    # A sum is finite exactly when all its terms are (unless it overflows,
+    # and then so would the covariance): far cheaper than testing every
+    # activation.
+    finite = ops.all(ops.isfinite(mean))
+    if spectrum:
+        # The eigendecomposition must not see NaN.
+        matrix = ops.where(finite, matrix, 0.0)
+        mean = ops.where(finite, mean, 0.0)
     magnitude = ops.abs(matrix)
     moments = {
         "finite": ops.cast(finite, "float32"),
@@ -164,7 +171,7 @@ def moment_tensors(
     if not (covariance or spectrum):
         return moments
     count = ops.cast(ops.shape(matrix)[0], "float32")
-    centered = matrix - ops.mean(matrix, axis=0)
+    centered = matrix - mean
     # Divided by the number of samples, as in Cogswell et al. (2016).
     product = ops.matmul(ops.transpose(centered), centered) / count
     if covariance:

@@ -1,6 +1,7 @@
 """A callback that logs co-adaptation measures of chosen layers during `fit`."""
 
 import math
+import weakref
 
 import keras
 import numpy as np
@@ -12,6 +13,13 @@ from kerasdrop.analysis import coadaptation
 _ABLATION_MEASURES = ("ablation_area", "interaction")
 MEASURES = coadaptation.ACTIVATION_MEASURES + _ABLATION_MEASURES
 """Every measure `CoAdaptationMonitor` can log."""
+
+# The compiled measurement of each model, by watched layers, measures and
+# probe shape. Building and compiling one takes tens of milliseconds, as
+# much as dozens of measurements, so a new monitor on a model reuses what an
+# earlier one built. They share the model's layers (so they read its current
+# weights) and go when the model goes.
+_COMPILED = weakref.WeakKeyDictionary()
 
 
 class CoAdaptationMonitor(keras.callbacks.Callback):
@@ -31,12 +39,18 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     and Keras's, among `model.layers`), read at their *input*: the units that
     dropout acts on (a feed-forward dropout layer is read at its output,
     which is the same at inference). A layer named in `layers` is read the
-    same way if it is a dropout layer, and at its output otherwise. A sub-model that reads the activations of all
-    watched layers and reduces them to their covariance (and a few
-    per-unit statistics) is built once, in the first `on_train_begin`; each
-    measurement is then one compiled call of it on the probe, and a few
-    element-wise NumPy operations on each `(units, units)` covariance. The
-    cost grows as `probe rows × units²` per layer.
+    same way if it is a dropout layer, and at its output otherwise.
+
+    A sub-model that reads the activations of all watched layers and
+    reduces them to their covariance (and a few per-unit statistics) is
+    built and compiled in the first `on_train_begin`, and kept for the
+    model: a later monitor on the same model, layers, measures and probe
+    shape reuses it. Each measurement is then one direct call of the
+    compiled function on the probe (a traced `tf.function` on TensorFlow,
+    `jax.jit` on JAX, without `predict_on_batch`'s data handling), one
+    transfer of the statistics, and a few element-wise NumPy operations on
+    each `(units, units)` covariance. The cost grows as
+    `probe rows × units²` per layer.
 
     Measures (see `kerasdrop.analysis.coadaptation`):
 
@@ -54,9 +68,10 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     one per layer (of the covariance, or of the smaller Gram matrix) to the
     compiled call; the ablation measures run the part of the model after
     each layer on many ablated copies of the probe, so they cost the most.
-    A measurement costs a fixed amount (about a millisecond for a small
-    head, the first one more as it compiles), so on very short epochs use
-    `every` to keep the share of training time small.
+    A measurement costs a fixed amount (about a millisecond for a hidden
+    layer of 128 units on the default 512-row probe, on two CPU cores; the
+    first one on a model tens of milliseconds more, as it compiles), so on
+    very short epochs use `every` to keep the share of training time small.
 
     Args:
         x: Probe inputs, fixed for the whole run. At most `max_samples` rows
@@ -136,7 +151,10 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         self.plot_path = plot_path
         self.history = {}
         self._watched = []
+        self._layouts = []
         self._measure_model = None
+        self._run = None
+        self._probe_tensors = None
         self._built_for = None
 
     def _resolve_layers(self):
@@ -163,10 +181,13 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             self.history[key] = []
 
     def _build(self):
-        """Builds the compiled model that outputs the measures' statistics."""
+        """Builds (or reuses) the compiled function of the statistics."""
         self._watched = self._resolve_layers()
         cheap = self._cheap_measures()
-        outputs = []
+        options = coadaptation.moment_options(cheap)
+        self._probe_tensors = _graph.as_tensors(self.x)
+        self._layouts = []
+        tensors, num_samples = [], []
         for layer in self._watched:
             tensor = _graph.units_tensor(layer)
             # Rows of the flattened activations, when the shape says so.
@@ -174,13 +195,38 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             rows = None
             if all(dim is not None for dim in inner):
                 rows = _graph.count_rows(self.x) * int(np.prod(inner))
-            options = coadaptation.moment_options(cheap)
-            outputs.append(_Moments(num_samples=rows, **options)(tensor))
-        self._measure_model = None
+            tensors.append(tensor)
+            num_samples.append(rows)
+            units = tensor.shape[-1]
+            spectrum = 0
+            if options["spectrum"]:
+                spectrum = coadaptation.spectrum_size(rows, units)
+            self._layouts.append((layer, units, spectrum))
+        self._measure_model = self._run = None
         if cheap:
-            self._measure_model = keras.Model(
-                _graph.model_input(self.model), outputs
+            key = (
+                tuple(layer.name for layer in self._watched),
+                tuple(sorted(options.items())),
+                str(
+                    keras.tree.map_structure(
+                        lambda t: (tuple(t.shape), str(t.dtype)),
+                        self._probe_tensors,
+                    )
+                ),
             )
+            compiled = _COMPILED.setdefault(self.model, {})
+            if key not in compiled:
+                outputs = _Moments(num_samples=num_samples, **options)(tensors)
+                measure_model = keras.Model(
+                    _graph.model_input(self.model), outputs
+                )
+                compiled[key] = (
+                    measure_model,
+                    _graph.compile_inference(
+                        measure_model, self._probe_tensors
+                    ),
+                )
+            self._measure_model, self._run = compiled[key]
         self._built_for = self.model
 
     def _cheap_measures(self):
@@ -212,13 +258,20 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             activations are not finite).
         """
         values = {}
-        if self._measure_model is not None:
-            # One compiled call gives the statistics of every layer.
-            outputs = self._measure_model.predict_on_batch(self.x)
-            if isinstance(outputs, dict):
-                outputs = [outputs]
+        if self._run is not None:
+            # On JAX, reading `self.model` writes the trainer's state back
+            # to the variables, which the compiled function reads.
+            self.model  # noqa: B018
+            # One compiled call gives the statistics of every layer, as
+            # one vector: one transfer from the device.
+            vector = self._run(self._probe_tensors)
             cheap = self._cheap_measures()
-            for layer, moments in zip(self._watched, outputs):
+            covariance = coadaptation.moment_options(cheap)["covariance"]
+            start = 0
+            for layer, units, spectrum in self._layouts:
+                moments, start = _unpack(
+                    vector, start, units, covariance, spectrum
+                )
                 summary = coadaptation.measures_from_moments(moments, cheap)
                 values.update(
                     {_key(layer, name): v for name, v in summary.items()}
@@ -264,8 +317,15 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         figure.savefig(path, dpi=120)
 
 
+_MOMENT_NAMES = ("finite", "near_zero", "scale", "covariance", "eigenvalues")
+
+
 class _Moments(keras.layers.Layer):
-    """Outputs `coadaptation.moment_tensors` of its input."""
+    """Reduces each watched tensor to the statistics of the measures.
+
+    The output is one float32 vector: for each input tensor in turn, the
+    statistics of `coadaptation.moment_tensors` (`_unpack` reads them).
+    """
 
     def __init__(self, covariance, spectrum, num_samples, **kwargs):
         super().__init__(dtype="float32", **kwargs)
@@ -273,27 +333,60 @@ class _Moments(keras.layers.Layer):
         self.spectrum = spectrum
         self.num_samples = num_samples
 
-    def call(self, activations):
-        return coadaptation.moment_tensors(
-            activations,
-            covariance=self.covariance,
-            spectrum=self.spectrum,
-            num_samples=self.num_samples,
-        )
+    def call(self, tensors):
+        parts = []
+        for activations, rows in zip(tensors, self.num_samples):
+            moments = coadaptation.moment_tensors(
+                activations,
+                covariance=self.covariance,
+                spectrum=self.spectrum,
+                num_samples=rows,
+            )
+            # In the order `_unpack` reads them.
+            parts.extend(
+                ops.reshape(moments[name], (-1,))
+                for name in _MOMENT_NAMES
+                if name in moments
+            )
+        return ops.concatenate(parts)
 
-    def compute_output_spec(self, activations):
+    def compute_output_spec(self, tensors):
         # Given directly: tracing `call` symbolically costs tens of ms.
-        units = activations.shape[-1]
-        shapes = {"finite": (), "near_zero": (), "scale": (units,)}
-        if self.covariance:
-            shapes["covariance"] = (units, units)
-        if self.spectrum:
-            size = coadaptation.spectrum_size(self.num_samples, units)
-            shapes["eigenvalues"] = (size,)
-        return {
-            name: keras.KerasTensor(shape, dtype="float32")
-            for name, shape in shapes.items()
-        }
+        size = 0
+        for activations, rows in zip(tensors, self.num_samples):
+            units = activations.shape[-1]
+            spectrum = 0
+            if self.spectrum:
+                spectrum = coadaptation.spectrum_size(rows, units)
+            size += _moments_size(units, self.covariance, spectrum)
+        return keras.KerasTensor((size,), dtype="float32")
+
+
+def _moments_size(units, covariance, spectrum):
+    """Length of one tensor's statistics in `_Moments`'s output."""
+    return 2 + units + (units * units if covariance else 0) + spectrum
+
+
+def _unpack(vector, start, units, covariance, spectrum):
+    """Reads one tensor's `_moment_parts` from `vector`, from `start` on.
+
+    Returns the dict of `coadaptation.moment_tensors` (as NumPy views) and
+    where the next tensor's statistics start.
+    """
+    moments = {
+        "finite": vector[start],
+        "near_zero": vector[start + 1],
+        "scale": vector[start + 2 : start + 2 + units],
+    }
+    start += 2 + units
+    if covariance:
+        moments["covariance"] = vector[start : start + units * units]
+        moments["covariance"] = moments["covariance"].reshape(units, units)
+        start += units * units
+    if spectrum:
+        moments["eigenvalues"] = vector[start : start + spectrum]
+        start += spectrum
+    return moments, start
 
 
 def _key(layer, measure):

@@ -234,3 +234,208 @@ def test_effective_rank_with_fewer_probe_rows_than_units():
     assert history.history["coadaptation/dropout/effective_rank"][0] == (
         pytest.approx(expected["effective_rank"], rel=1e-4)
     )
+
+
+def _activations(model, layer_name, x):
+    return keras.Model(model.input, model.get_layer(layer_name).output)(x)
+
+
+class _CheckEachEpoch(keras.callbacks.Callback):
+    """After the monitor, compares its logs with the measures recomputed
+    from the model's activations at that epoch's weights."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+        self.expected, self.logged = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        # `self.model` brings the trainer's state back on JAX.
+        hidden = _activations(self.model, "hidden", self.x)
+        self.expected.append(coadaptation.summarize(hidden))
+        self.logged.append(
+            {
+                name: logs[f"coadaptation/dropout/{name}"]
+                for name in coadaptation.DEFAULT_MEASURES
+            }
+        )
+
+
+def test_each_measurement_reads_the_weights_of_its_epoch():
+    model = _model()
+    x, y = _data()
+    check = _CheckEachEpoch(x[:20])
+    monitor = CoAdaptationMonitor(x[:20], layers="dropout")
+    model.fit(x, y, epochs=3, callbacks=[monitor, check], verbose=0)
+    correlations = [logged["correlation"] for logged in check.logged]
+    # Training changes the weights, and the measures follow them.
+    assert len(set(correlations)) == 3
+    for logged, expected in zip(check.logged, check.expected):
+        for name, value in expected.items():
+            assert logged[name] == pytest.approx(value, rel=1e-5, abs=1e-7)
+
+
+class _MeasureAtBatchEnd(keras.callbacks.Callback):
+    def __init__(self, monitor, x):
+        super().__init__()
+        self.monitor, self.x = monitor, x
+        self.pairs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Measured first: on JAX the trainer's state is not yet written
+        # back to the variables.
+        values = self.monitor.measure()
+        hidden = _activations(self.model, "hidden", self.x)
+        self.pairs.append((values, coadaptation.summarize(hidden)))
+
+
+def test_measure_between_batches_reads_the_latest_weights():
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(x[:20], layers="dropout")
+    check = _MeasureAtBatchEnd(monitor, x[:20])
+    model.fit(
+        x, y, batch_size=10, epochs=1, callbacks=[monitor, check], verbose=0
+    )
+    assert len(check.pairs) == 4
+    for values, expected in check.pairs:
+        for name, value in expected.items():
+            assert values[f"coadaptation/dropout/{name}"] == pytest.approx(
+                value, rel=1e-5, abs=1e-7
+            )
+
+
+def test_measure_follows_weights_set_after_training():
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(x, layers=["dropout", "keras_dropout"])
+    model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
+    before = monitor.measure()
+    hidden = model.get_layer("hidden")
+    kernel, bias = hidden.get_weights()
+    rng = np.random.default_rng(1)
+    hidden.set_weights([rng.standard_normal(kernel.shape), bias])
+    after = monitor.measure()
+    assert after != before
+    for layer, source in (("dropout", "hidden"), ("keras_dropout", "second")):
+        expected = coadaptation.summarize(_activations(model, source, x))
+        for name, value in expected.items():
+            assert after[f"coadaptation/{layer}/{name}"] == pytest.approx(
+                value, rel=1e-5, abs=1e-7
+            )
+
+
+def test_compiled_statistics_match_moment_tensors():
+    from kerasdrop.callbacks import coadaptation_monitor
+
+    model = _model()
+    x, _ = _data(rows=7)
+    measures = list(coadaptation.ACTIVATION_MEASURES)
+    monitor = CoAdaptationMonitor(x, layers="dropout", measures=measures)
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    vector = monitor._run(monitor._probe_tensors)
+    # 7 rows of 8 units: the spectrum comes from the 7 x 7 Gram matrix.
+    moments, end = coadaptation_monitor._unpack(vector, 0, 8, True, 7)
+    assert end == len(vector)
+    hidden = keras.ops.convert_to_numpy(_activations(model, "hidden", x))
+    expected = coadaptation.moment_tensors(
+        hidden, covariance=True, spectrum=True, num_samples=7
+    )
+    assert set(moments) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(
+            moments[name], keras.ops.convert_to_numpy(value), rtol=1e-5,
+            atol=1e-6,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+@pytest.mark.parametrize(
+    "measures", [coadaptation.DEFAULT_MEASURES, ["effective_rank", "sparsity"]]
+)
+def test_non_finite_activations_log_nan(bad_value, measures):
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(4, name="linear")(inputs)
+    hidden = kerasdrop.ScheduledDropout(0.3, name="dropout")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    x, _ = _data()
+    monitor = CoAdaptationMonitor(x, measures=measures)
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    assert all(math.isfinite(value) for value in monitor.measure().values())
+    linear = model.get_layer("linear")
+    kernel, bias = linear.get_weights()
+    # Every unit's activations become infinite, or NaN.
+    linear.set_weights([kernel, bias + bad_value])
+    values = monitor.measure()
+    assert len(values) == len(measures)
+    assert all(math.isnan(value) for value in values.values())
+
+
+def test_new_monitor_on_the_same_model_reuses_the_compiled_function():
+    model = _model()
+    x, y = _data()
+    first = CoAdaptationMonitor(x[:20])
+    model.fit(x, y, epochs=1, callbacks=[first], verbose=0)
+    second = CoAdaptationMonitor(x[20:])  # Same shape, other rows.
+    history = model.fit(x, y, epochs=1, callbacks=[second], verbose=0)
+    assert second._run is first._run
+    activations = _activations(model, "second", x[20:])
+    expected = coadaptation.summarize(activations)["correlation"]
+    logged = history.history["coadaptation/keras_dropout/correlation"][-1]
+    assert logged == pytest.approx(expected, rel=1e-5)
+    # Another probe shape, or other measures, compile their own.
+    third = CoAdaptationMonitor(x[:10])
+    fourth = CoAdaptationMonitor(x[:20], measures=["sparsity"])
+    for monitor in (third, fourth):
+        monitor.set_model(model)
+        monitor.on_train_begin()
+        assert monitor._run is not first._run
+
+
+def test_compiled_functions_go_with_their_model():
+    import gc
+    import weakref
+
+    from kerasdrop.callbacks import coadaptation_monitor
+
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(x)
+    model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
+    assert model in coadaptation_monitor._COMPILED
+    reference = weakref.ref(model)
+    del model, monitor
+    gc.collect()
+    # The cached function does not keep the model alive.
+    assert reference() is None
+
+
+def test_float64_probe_gives_the_values_of_float32():
+    model = _model()
+    x, y = _data()
+    model.fit(x, y, epochs=1, verbose=0)
+    values = []
+    for dtype in ("float32", "float64"):
+        monitor = CoAdaptationMonitor(x.astype(dtype))
+        monitor.set_model(model)
+        monitor.on_train_begin()
+        values.append(monitor.measure())
+    assert values[0] == values[1]
+
+
+def test_mixed_precision_model_is_measured_in_float32():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = _model()
+    x, y = _data()
+    monitor = CoAdaptationMonitor(x, layers="dropout")
+    model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
+    hidden = _activations(model, "hidden", x)
+    assert keras.backend.standardize_dtype(hidden.dtype) == "float16"
+    expected = coadaptation.summarize(keras.ops.cast(hidden, "float32"))
+    values = monitor.measure()
+    for name, value in expected.items():
+        assert values[f"coadaptation/dropout/{name}"] == pytest.approx(
+            value, rel=1e-4, abs=1e-6
+        )
