@@ -36,7 +36,10 @@ def summarize(times, baseline):
     """Median time per variant and its ratio to `baseline`'s median.
 
     The ratio's spread is the interquartile range of per-round ratios
-    (round i of a variant over round i of the baseline).
+    (round i of a variant over round i of the baseline); their median, the
+    paired ratio, is less sensitive to slow phases of a shared machine that
+    last several rounds. The ratio of the fastest rounds (as `timeit`
+    reports) is the least sensitive to other jobs: they only add time.
     """
     base = statistics.median(times[baseline])
     rows = []
@@ -53,7 +56,9 @@ def summarize(times, baseline):
                 "median_s": statistics.median(values),
                 "ratio": statistics.median(values) / base,
                 "paired_ratio_q1": quartiles[0],
+                "paired_ratio_median": statistics.median(paired),
                 "paired_ratio_q3": quartiles[-1],
+                "min_ratio": min(values) / min(times[baseline]),
             }
         )
     return rows
@@ -62,15 +67,21 @@ def summarize(times, baseline):
 def print_table(title, rows, goals=None):
     goals = goals or {}
     print(f"\n{title}")
-    header = f"{'variant':44s} {'median s':>9s} {'ratio':>7s} {'IQR':>13s}"
+    header = (
+        f"{'variant':44s} {'median s':>9s} {'ratio':>7s} {'paired':>7s} "
+        f"{'fastest':>7s} {'IQR':>13s}"
+    )
     print(header + "  goal")
     print("-" * (len(header) + 8))
     for row in rows:
         goal = goals.get(row["variant"], "")
         iqr = f"{row['paired_ratio_q1']:.3f}-{row['paired_ratio_q3']:.3f}"
+        paired = row.get("paired_ratio_median", float("nan"))
+        fastest = row.get("min_ratio", float("nan"))
         print(
             f"{row['variant']:44s} {row['median_s']:9.4f} "
-            f"{row['ratio']:7.3f} {iqr:>13s}  {goal}"
+            f"{row['ratio']:7.3f} {paired:7.3f} {fastest:7.3f} {iqr:>13s}  "
+            f"{goal}"
         )
 
 
