@@ -85,9 +85,9 @@ class DropoutScheduler(keras.callbacks.Callback):
     layer (`RateMixin.set_step_schedules`), the layer computes the rate from
     its step counter at every training call, and the callback only sets the
     counter from the optimizer's iterations at the start of each epoch.
-    Assigning a variable from Python before every batch would make Python
-    wait for the previous step each time. So the rates also change between
-    the steps of one execution when `steps_per_execution > 1`. Binding
+    (Assigning a variable from Python before every batch would make Python
+    wait for the previous step each time.) The rates therefore also change
+    between the steps of one execution when `steps_per_execution > 1`. Binding
     makes `fit` trace its train step once more, the first time; after
     `fit` the schedules are paused, and a later `fit`, with or without the
     callback, reuses the traced step. Keras learning-rate schedules, plain
