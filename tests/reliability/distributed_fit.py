@@ -158,6 +158,10 @@ else:
     history = custom_loop_fit(len(RATES), batch_size=BATCH_SIZE)
 result = {
     "num_replicas": strategy.num_replicas_in_sync,
+    # The monitor watches the dropout layer's input, the probe itself.
+    "expected_coadaptation": kerasdrop.analysis.coadaptation.summarize(
+        probe.astype("float32")
+    ),
     "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     "replica_zero_fractions": replica_rates.per_epoch,
     "final_rate": dropout.rate,

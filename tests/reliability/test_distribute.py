@@ -46,6 +46,10 @@ def _check(result, num_replicas):
     assert monitor_keys, "CoAdaptationMonitor logged nothing"
     for key in monitor_keys:
         assert len(history[key]) == len(RATES)
+    for name, value in result["expected_coadaptation"].items():
+        assert history[f"coadaptation/dropout/{name}"] == pytest.approx(
+            [value] * len(RATES), rel=1e-4, abs=1e-6
+        )
 
 
 @pytest.mark.parametrize("unit", ["epoch", "batch"])
