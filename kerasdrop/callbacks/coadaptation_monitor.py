@@ -358,34 +358,35 @@ class _Moments(keras.layers.Layer):
             spectrum = 0
             if self.spectrum:
                 spectrum = coadaptation.spectrum_size(rows, units)
-            size += _moments_size(units, self.covariance, spectrum)
+            shapes = _moment_shapes(units, self.covariance, spectrum)
+            size += sum(int(np.prod(shape)) for shape in shapes.values())
         return keras.KerasTensor((size,), dtype="float32")
 
 
-def _moments_size(units, covariance, spectrum):
-    """Length of one tensor's statistics in `_Moments`'s output."""
-    return 2 + units + (units * units if covariance else 0) + spectrum
+def _moment_shapes(units, covariance, spectrum):
+    """Name -> shape of one tensor's statistics in `_Moments`'s output.
+
+    In the order of `_MOMENT_NAMES`, the order they are packed in.
+    """
+    shapes = {"finite": (), "near_zero": (), "scale": (units,)}
+    if covariance:
+        shapes["covariance"] = (units, units)
+    if spectrum:
+        shapes["eigenvalues"] = (spectrum,)
+    return shapes
 
 
 def _unpack(vector, start, units, covariance, spectrum):
-    """Reads one tensor's `_moment_parts` from `vector`, from `start` on.
+    """Reads one tensor's statistics from `vector`, from `start` on.
 
     Returns the dict of `coadaptation.moment_tensors` (as NumPy views) and
     where the next tensor's statistics start.
     """
-    moments = {
-        "finite": vector[start],
-        "near_zero": vector[start + 1],
-        "scale": vector[start + 2 : start + 2 + units],
-    }
-    start += 2 + units
-    if covariance:
-        moments["covariance"] = vector[start : start + units * units]
-        moments["covariance"] = moments["covariance"].reshape(units, units)
-        start += units * units
-    if spectrum:
-        moments["eigenvalues"] = vector[start : start + spectrum]
-        start += spectrum
+    moments = {}
+    for name, shape in _moment_shapes(units, covariance, spectrum).items():
+        size = int(np.prod(shape))
+        moments[name] = vector[start : start + size].reshape(shape)
+        start += size
     return moments, start
 
 
