@@ -234,11 +234,11 @@ class DropoutScheduler(keras.callbacks.Callback):
                 bound.setdefault(target.layer, {})[rate_name] = target.schedule
         self._bound_layers = list(bound)
         if bound:
-            step = self._iterations()
             traced_without = False
             for layer, schedules in bound.items():
                 traced_without |= layer.step_schedules != schedules
-                layer.set_step_schedules(schedules, step)
+                # Paused until `on_epoch_begin` sets the step.
+                layer.set_step_schedules(schedules, step=-1)
             if traced_without:
                 # A train step traced before the binding would not see it.
                 # Bindings stay after training (paused), so a later `fit`
