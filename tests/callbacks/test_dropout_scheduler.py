@@ -89,9 +89,15 @@ def test_scheduled_rates_take_effect_inside_fit_traced_once():
 
 
 @pytest.mark.filterwarnings("ignore:The model does not have any trainable")
-def test_batch_unit_rates_take_effect_mid_epoch():
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_batch_unit_rates_take_effect_mid_epoch(steps_per_execution):
     model, _ = zero_fraction_model(
         kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout")
+    )
+    # With steps_per_execution=4 the batch hooks run once per four steps:
+    # only a rate computed inside the train step changes between them.
+    model.compile(
+        optimizer="sgd", loss="mae", steps_per_execution=steps_per_execution
     )
     # Batches 0-1 at rate 0, batches 2-3 at rate 0.8: the epoch's mean loss
     # (the mean fraction dropped) is 0.4 only if the change reached the
@@ -107,26 +113,6 @@ def test_batch_unit_rates_take_effect_mid_epoch():
     )
     np.testing.assert_allclose(history.history["loss"], [0.4], atol=0.01)
     assert model.get_layer("dropout").rate == pytest.approx(0.8)
-
-
-@pytest.mark.filterwarnings("ignore:The model does not have any trainable")
-def test_batch_unit_rates_change_between_steps_of_one_execution():
-    # With steps_per_execution=4 the batch hooks run once per four steps:
-    # only a rate computed inside the train step changes between them.
-    model, _ = zero_fraction_model(
-        kerasdrop.ScheduledDropout(0.0, seed=3, name="dropout")
-    )
-    model.compile(optimizer="sgd", loss="mae", steps_per_execution=4)
-    schedule = kerasdrop.schedules.Piecewise([2], [0.0, 0.8])
-    history = model.fit(
-        np.ones((64, 4000), dtype="float32"),
-        np.zeros((64, 1), dtype="float32"),
-        batch_size=16,
-        epochs=1,
-        callbacks=[DropoutScheduler(schedule, unit="batch")],
-        verbose=0,
-    )
-    np.testing.assert_allclose(history.history["loss"], [0.4], atol=0.01)
 
 
 def test_batch_schedule_is_paused_after_fit_and_traced_once():
