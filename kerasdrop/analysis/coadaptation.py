@@ -113,9 +113,9 @@ def validate_measures(measures, available=ACTIVATION_MEASURES):
     return measures
 
 
-# The statistics come from `keras.ops`, so the same code runs eagerly on
-# arrays and inside the compiled graph of `CoAdaptationMonitor`; the scalar
-# measures are then a few element-wise NumPy operations on their results.
+# The statistics and the measures come from `keras.ops`, so the same code
+# runs eagerly on arrays (`summarize`) and inside the compiled graph of
+# `CoAdaptationMonitor`, which then returns a few scalars per layer.
 
 
 def moment_tensors(
@@ -152,7 +152,8 @@ def moment_tensors(
     """
     matrix = ops.cast(activations, "float32")
     num_units = matrix.shape[-1]
-    matrix = ops.reshape(matrix, (-1, num_units))
+    if len(matrix.shape) != 2:
+        matrix = ops.reshape(matrix, (-1, num_units))
     mean = ops.mean(matrix, axis=0)
     # A sum is finite exactly when all its terms are (unless it overflows,
     # and then so would the covariance): far cheaper than testing every
@@ -191,49 +192,64 @@ def spectrum_size(num_samples, num_units):
 
 
 def _correlation(covariance, scale):
-    """Correlation matrix, and the mask of the non-constant units."""
-    std = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    """Correlation matrix, with zero rows and columns for constant units.
+
+    Returns it and the 0/1 float mask of the non-constant units.
+    """
+    std = ops.sqrt(ops.maximum(ops.diagonal(covariance), 0.0))
     # Relative to the unit's scale: float32 centring leaves about 1e-7.
     varying = std > 1e-5 * scale
-    std = np.where(varying, std, 1.0)
-    correlation = covariance / np.outer(std, std)
-    correlation *= np.outer(varying, varying)
-    np.fill_diagonal(correlation, varying.astype("float64"))
-    return np.clip(correlation, -1.0, 1.0), varying
+    std = ops.where(varying, std, 1.0)
+    correlation = covariance / (std[:, None] * std[None, :])
+    both = ops.logical_and(varying[:, None], varying[None, :])
+    correlation = ops.where(both, ops.clip(correlation, -1.0, 1.0), 0.0)
+    return correlation, ops.cast(varying, "float32")
 
 
 def _mean_absolute_correlation(moments):
     correlation, varying = _correlation(moments["covariance"], moments["scale"])
-    count = int(varying.sum())
-    if count < 2:
-        return 0.0
-    # The diagonal holds one 1 per varying unit; the rest is zero.
-    return (np.abs(correlation).sum() - count) / (count * (count - 1))
+    count = ops.sum(varying)
+    pairs = count * (count - 1.0)
+    # The diagonal holds about 1 per varying unit: exactly 1 after clipping,
+    # or 1 - 6e-8, which changes the mean by less than 1e-9.
+    total = ops.sum(ops.abs(correlation)) - count
+    # Fewer than two varying units have no pair: 0.
+    return ops.where(pairs > 0, total / ops.maximum(pairs, 1.0), 0.0)
 
 
 def _decov(moments):
     covariance = moments["covariance"]
-    return 0.5 * (np.sum(covariance**2) - np.sum(np.diag(covariance) ** 2))
+    # Masked rather than subtracted: uncorrelated units give exactly 0.
+    off_diagonal = 1.0 - ops.eye(covariance.shape[-1], dtype="float32")
+    return 0.5 * ops.sum(ops.square(covariance * off_diagonal))
 
 
 def _effective_rank(moments):
-    eigenvalues = np.clip(moments["eigenvalues"], 0.0, None)
+    eigenvalues = ops.maximum(moments["eigenvalues"], 0.0)
     # Below this the eigenvalues are float32 round-off, as in
     # `numpy.linalg.matrix_rank`.
-    tolerance = eigenvalues.max() * len(eigenvalues) * np.finfo("float32").eps
-    eigenvalues = eigenvalues[eigenvalues > tolerance]
-    if eigenvalues.size == 0:
-        return 0.0
-    p = eigenvalues / eigenvalues.sum()
-    return np.exp(-np.sum(p * np.log(p)))
+    tolerance = (
+        ops.max(eigenvalues)
+        * eigenvalues.shape[-1]
+        * float(np.finfo("float32").eps)
+    )
+    kept = eigenvalues > tolerance
+    eigenvalues = ops.where(kept, eigenvalues, 0.0)
+    total = ops.sum(eigenvalues)
+    # The dropped eigenvalues get p = 1, whose p * log(p) is 0.
+    p = ops.where(kept, eigenvalues / ops.where(total > 0, total, 1.0), 1.0)
+    entropy = -ops.sum(p * ops.log(p))
+    return ops.where(total > 0, ops.exp(entropy), 0.0)
 
 
 def _participation_ratio(moments):
     # (sum of eigenvalues)^2 / (sum of squared eigenvalues), computed as
     # trace(C)^2 / ||C||_F^2 without an eigendecomposition.
     covariance = moments["covariance"]
-    squares = np.sum(covariance**2)
-    return np.trace(covariance) ** 2 / squares if squares > 0 else 0.0
+    squares = ops.sum(ops.square(covariance))
+    trace = ops.sum(ops.diagonal(covariance))
+    ratio = ops.square(trace) / ops.where(squares > 0, squares, 1.0)
+    return ops.where(squares > 0, ratio, 0.0)
 
 
 _MEASURES = {
@@ -255,25 +271,37 @@ def moment_options(measures):
     }
 
 
-def measures_from_moments(moments, measures):
-    """Computes the named measures from `moment_tensors`'s statistics.
+def measure_tensors(
+    activations, measures=DEFAULT_MEASURES, threshold=1e-6, num_samples=None
+):
+    """Computes the named measures with `keras.ops`, eagerly or in a graph.
+
+    `summarize` runs it eagerly; `CoAdaptationMonitor` compiles it with the
+    part of the model that makes the activations, so that one call returns
+    every measure as a scalar. It does not validate its arguments.
 
     Args:
-        moments: The dict returned by `moment_tensors`, as tensors or NumPy
-            arrays.
+        activations: A tensor whose last axis holds the units, at least 2
+            rows of them for the covariance-based measures.
         measures: Names among `ACTIVATION_MEASURES`.
+        threshold: Activations with `|a| <= threshold` count as zero.
+        num_samples: Passed to `moment_tensors`.
 
     Returns:
-        A dict from measure name to a Python float; every measure is NaN if
-        the activations were not finite.
+        A dict from measure name to a float32 scalar tensor; every measure
+        is NaN if the activations are not finite.
     """
-    moments = {
-        name: np.asarray(ops.convert_to_numpy(value), dtype="float64")
-        for name, value in moments.items()
+    moments = moment_tensors(
+        activations,
+        threshold,
+        num_samples=num_samples,
+        **moment_options(measures),
+    )
+    finite = moments["finite"] > 0
+    return {
+        name: ops.where(finite, _MEASURES[name](moments), float("nan"))
+        for name in measures
     }
-    if not moments["finite"]:
-        return dict.fromkeys(measures, float("nan"))
-    return {name: float(_MEASURES[name](moments)) for name in measures}
 
 
 def summarize(activations, measures=DEFAULT_MEASURES, threshold=1e-6):
@@ -305,10 +333,13 @@ def summarize(activations, measures=DEFAULT_MEASURES, threshold=1e-6):
     threshold = _validate_threshold(threshold)
     needs_covariance = any(name != "sparsity" for name in measures)
     matrix = _as_matrix(activations, min_samples=2 if needs_covariance else 1)
-    moments = moment_tensors(
-        matrix, threshold, num_samples=len(matrix), **moment_options(measures)
+    values = measure_tensors(
+        matrix, measures, threshold, num_samples=len(matrix)
     )
-    return measures_from_moments(moments, measures)
+    return {
+        name: float(ops.convert_to_numpy(value))
+        for name, value in values.items()
+    }
 
 
 def correlation_matrix(activations):
@@ -330,11 +361,13 @@ def correlation_matrix(activations):
     """
     matrix = _as_matrix(activations, min_samples=2)
     moments = moment_tensors(matrix)
-    covariance, scale = (
-        np.asarray(ops.convert_to_numpy(moments[name]), dtype="float64")
-        for name in ("covariance", "scale")
+    correlation, varying = (
+        np.asarray(ops.convert_to_numpy(value), dtype="float64")
+        for value in _correlation(moments["covariance"], moments["scale"])
     )
-    return _correlation(covariance, scale)[0]
+    # Exactly 1 for the varying units (float32 rounding leaves 1 - 6e-8).
+    np.fill_diagonal(correlation, varying)
+    return correlation
 
 
 def mean_absolute_correlation(activations):

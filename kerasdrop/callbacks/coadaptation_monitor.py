@@ -42,15 +42,14 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     same way if it is a dropout layer, and at its output otherwise.
 
     A sub-model that reads the activations of all watched layers and
-    reduces them to their covariance (and a few per-unit statistics) is
-    built and compiled in the first `on_train_begin`, and kept for the
-    model: a later monitor on the same model, layers, measures and probe
-    shape reuses it. Each measurement is then one direct call of the
-    compiled function on the probe (a traced `tf.function` on TensorFlow,
-    `jax.jit` on JAX, without `predict_on_batch`'s data handling), one
-    transfer of the statistics, and a few element-wise NumPy operations on
-    each `(units, units)` covariance. The cost grows as
-    `probe rows × units²` per layer.
+    computes every measure from them (with `keras.ops`: the covariance, and
+    the measures from it) is built and compiled in the first
+    `on_train_begin`, and kept for the model: a later monitor on the same
+    model, layers, measures and probe shape reuses it. Each measurement is
+    then one direct call of the compiled function on the probe (a traced
+    `tf.function` on TensorFlow, `jax.jit` on JAX, without
+    `predict_on_batch`'s data handling), which returns one short vector of
+    the measures. The cost grows as `probe rows × units²` per layer.
 
     Measures (see `kerasdrop.analysis.coadaptation`):
 
@@ -151,8 +150,7 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         self.plot_path = plot_path
         self.history = {}
         self._watched = []
-        self._layouts = []
-        self._measure_model = None
+        self._compiled_keys = []
         self._run = None
         self._probe_tensors = None
         self._built_for = None
@@ -181,32 +179,18 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             self.history[key] = []
 
     def _build(self):
-        """Builds (or reuses) the compiled function of the statistics."""
+        """Builds (or reuses) the compiled function of the measures."""
         self._watched = self._resolve_layers()
         cheap = self._cheap_measures()
-        options = coadaptation.moment_options(cheap)
         self._probe_tensors = _graph.as_tensors(self.x)
-        self._layouts = []
-        tensors, num_samples = [], []
-        for layer in self._watched:
-            tensor = _graph.units_tensor(layer)
-            # Rows of the flattened activations, when the shape says so.
-            inner = tensor.shape[1:-1]
-            rows = None
-            if all(dim is not None for dim in inner):
-                rows = _graph.count_rows(self.x) * int(np.prod(inner))
-            tensors.append(tensor)
-            num_samples.append(rows)
-            units = tensor.shape[-1]
-            spectrum = 0
-            if options["spectrum"]:
-                spectrum = coadaptation.spectrum_size(rows, units)
-            self._layouts.append((layer, units, spectrum))
-        self._measure_model = self._run = None
+        self._compiled_keys = [
+            _key(layer, name) for layer in self._watched for name in cheap
+        ]
+        self._run = None
         if cheap:
             key = (
                 tuple(layer.name for layer in self._watched),
-                tuple(sorted(options.items())),
+                cheap,
                 str(
                     keras.tree.map_structure(
                         lambda t: (tuple(t.shape), str(t.dtype)),
@@ -216,21 +200,29 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             )
             compiled = _COMPILED.setdefault(self.model, {})
             if key not in compiled:
-                outputs = _Moments(num_samples=num_samples, **options)(tensors)
+                tensors, num_samples = [], []
+                for layer in self._watched:
+                    tensor = _graph.units_tensor(layer)
+                    tensors.append(tensor)
+                    # Rows of the flattened activations, if the shape says.
+                    inner = tensor.shape[1:-1]
+                    if all(dim is not None for dim in inner):
+                        rows = _graph.count_rows(self.x) * int(np.prod(inner))
+                        num_samples.append(rows)
+                    else:
+                        num_samples.append(None)
+                outputs = _Measures(cheap, num_samples)(tensors)
                 measure_model = keras.Model(
                     _graph.model_input(self.model), outputs
                 )
-                compiled[key] = (
-                    measure_model,
-                    _graph.compile_inference(
-                        measure_model, self._probe_tensors
-                    ),
+                compiled[key] = _graph.compile_inference(
+                    measure_model, self._probe_tensors
                 )
-            self._measure_model, self._run = compiled[key]
+            self._run = compiled[key]
         self._built_for = self.model
 
     def _cheap_measures(self):
-        return [n for n in self.measures if n not in _ABLATION_MEASURES]
+        return tuple(n for n in self.measures if n not in _ABLATION_MEASURES)
 
     def _keys(self):
         return [
@@ -262,20 +254,10 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             # On JAX, reading `self.model` writes the trainer's state back
             # to the variables, which the compiled function reads.
             self.model  # noqa: B018
-            # One compiled call gives the statistics of every layer, as
-            # one vector: one transfer from the device.
+            # One compiled call gives every measure of every layer, as one
+            # short vector: one transfer from the device.
             vector = self._run(self._probe_tensors)
-            cheap = self._cheap_measures()
-            covariance = coadaptation.moment_options(cheap)["covariance"]
-            start = 0
-            for layer, units, spectrum in self._layouts:
-                moments, start = _unpack(
-                    vector, start, units, covariance, spectrum
-                )
-                summary = coadaptation.measures_from_moments(moments, cheap)
-                values.update(
-                    {_key(layer, name): v for name, v in summary.items()}
-                )
+            values.update(zip(self._compiled_keys, vector.tolist()))
         for layer in self._watched:
             if "ablation_area" in self.measures:
                 curve = coadaptation.ablation_curve(
@@ -317,77 +299,31 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         figure.savefig(path, dpi=120)
 
 
-_MOMENT_NAMES = ("finite", "near_zero", "scale", "covariance", "eigenvalues")
+class _Measures(keras.layers.Layer):
+    """Computes the measures of each watched tensor, as one vector.
 
-
-class _Moments(keras.layers.Layer):
-    """Reduces each watched tensor to the statistics of the measures.
-
-    The output is one float32 vector: for each input tensor in turn, the
-    statistics of `coadaptation.moment_tensors` (`_unpack` reads them).
+    For each input tensor in turn, the `measures` of
+    `coadaptation.measure_tensors`, in their order.
     """
 
-    def __init__(self, covariance, spectrum, num_samples, **kwargs):
+    def __init__(self, measures, num_samples, **kwargs):
         super().__init__(dtype="float32", **kwargs)
-        self.covariance = covariance
-        self.spectrum = spectrum
+        self.measures = measures
         self.num_samples = num_samples
 
     def call(self, tensors):
-        parts = []
+        values = []
         for activations, rows in zip(tensors, self.num_samples):
-            moments = coadaptation.moment_tensors(
-                activations,
-                covariance=self.covariance,
-                spectrum=self.spectrum,
-                num_samples=rows,
+            measures = coadaptation.measure_tensors(
+                activations, self.measures, num_samples=rows
             )
-            # In the order `_unpack` reads them.
-            parts.extend(
-                ops.reshape(moments[name], (-1,))
-                for name in _MOMENT_NAMES
-                if name in moments
-            )
-        return ops.concatenate(parts)
+            values.extend(measures[name] for name in self.measures)
+        return ops.stack(values)
 
     def compute_output_spec(self, tensors):
         # Given directly: tracing `call` symbolically costs tens of ms.
-        size = 0
-        for activations, rows in zip(tensors, self.num_samples):
-            units = activations.shape[-1]
-            spectrum = 0
-            if self.spectrum:
-                spectrum = coadaptation.spectrum_size(rows, units)
-            shapes = _moment_shapes(units, self.covariance, spectrum)
-            size += sum(int(np.prod(shape)) for shape in shapes.values())
+        size = len(tensors) * len(self.measures)
         return keras.KerasTensor((size,), dtype="float32")
-
-
-def _moment_shapes(units, covariance, spectrum):
-    """Name -> shape of one tensor's statistics in `_Moments`'s output.
-
-    In the order of `_MOMENT_NAMES`, the order they are packed in.
-    """
-    shapes = {"finite": (), "near_zero": (), "scale": (units,)}
-    if covariance:
-        shapes["covariance"] = (units, units)
-    if spectrum:
-        shapes["eigenvalues"] = (spectrum,)
-    return shapes
-
-
-def _unpack(vector, start, units, covariance, spectrum):
-    """Reads one tensor's statistics from `vector`, from `start` on.
-
-    Returns the dict of `coadaptation.moment_tensors` (as NumPy views) and
-    where the next tensor's statistics start.
-    """
-    moments = {}
-    for name, shape in _moment_shapes(units, covariance, spectrum).items():
-        size = int(np.prod(shape))
-        moments[name] = vector[start : start + size].reshape(shape)
-        start += size
-    return moments, start
 
 
 def _key(layer, measure):

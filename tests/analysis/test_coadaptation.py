@@ -207,6 +207,19 @@ def test_summarize_matches_the_single_measures():
     )
 
 
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_measure_tensors_are_nan_for_non_finite_activations(bad_value):
+    activations = np.random.default_rng(0).standard_normal((20, 5))
+    measures = coadaptation.ACTIVATION_MEASURES
+    finite = coadaptation.measure_tensors(activations, measures)
+    expected = coadaptation.summarize(activations, measures)
+    for name in measures:
+        assert float(finite[name]) == pytest.approx(expected[name], rel=1e-6)
+    activations[3, 2] = bad_value
+    values = coadaptation.measure_tensors(activations, measures)
+    assert all(np.isnan(float(values[name])) for name in measures)
+
+
 def test_unknown_measure_raises():
     with pytest.raises(ValueError, match="measures"):
         coadaptation.summarize(np.ones((3, 2)), ["correlations"])

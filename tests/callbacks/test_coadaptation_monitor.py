@@ -325,29 +325,22 @@ def test_measure_follows_weights_set_after_training():
             )
 
 
-def test_compiled_statistics_match_moment_tensors():
-    from kerasdrop.callbacks import coadaptation_monitor
-
+def test_compiled_measures_match_summarize_with_fewer_rows_than_units():
     model = _model()
     x, _ = _data(rows=7)
     measures = list(coadaptation.ACTIVATION_MEASURES)
     monitor = CoAdaptationMonitor(x, layers="dropout", measures=measures)
     monitor.set_model(model)
     monitor.on_train_begin()
-    vector = monitor._run(monitor._probe_tensors)
+    values = monitor.measure()
     # 7 rows of 8 units: the spectrum comes from the 7 x 7 Gram matrix.
-    moments, end = coadaptation_monitor._unpack(vector, 0, 8, True, 7)
-    assert end == len(vector)
     hidden = keras.ops.convert_to_numpy(_activations(model, "hidden", x))
-    expected = coadaptation.moment_tensors(
-        hidden, covariance=True, spectrum=True, num_samples=7
-    )
-    assert set(moments) == set(expected)
+    expected = coadaptation.summarize(hidden, measures)
+    assert len(values) == len(measures)
     for name, value in expected.items():
-        np.testing.assert_allclose(
-            moments[name], keras.ops.convert_to_numpy(value), rtol=1e-5,
-            atol=1e-6,
-        )  # fmt: skip
+        assert values[f"coadaptation/dropout/{name}"] == pytest.approx(
+            value, rel=1e-5, abs=1e-7
+        )
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])
