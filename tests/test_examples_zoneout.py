@@ -1,22 +1,10 @@
 """A tiny run of examples/zoneout_sequential_digits.py, end to end."""
 
-import importlib.util
-import os
-
-EXAMPLE = os.path.join(
-    os.path.dirname(__file__), "..", "examples", "zoneout_sequential_digits.py"
-)
-
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("zoneout_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.example_scripts import load_example
 
 
 def test_tiny_run_writes_table_and_plot(tmp_path):
-    example = _load_example()
+    example = load_example("zoneout_sequential_digits")
     rows = example.main(
         [
             "--seeds", "1", "--epochs", "1", "--units", "4",

@@ -1,23 +1,12 @@
 """A tiny run of examples/ensemble_averaging.py, end to end."""
 
-import importlib.util
 import json
-import os
 
-EXAMPLE = os.path.join(
-    os.path.dirname(__file__), "..", "..", "examples", "ensemble_averaging.py"
-)
-
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("ensemble_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.example_scripts import load_example
 
 
 def test_tiny_run_writes_tables_and_figures(tmp_path):
-    example = _load_example()
+    example = load_example("ensemble_averaging")
     results = example.main(
         [
             "--epochs", "1", "--hidden-units", "8", "--sample-counts", "1,3",

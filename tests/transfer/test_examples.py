@@ -1,6 +1,5 @@
 """The transfer-learning examples, end to end on tiny settings."""
 
-import importlib.util
 import json
 import os
 import sys
@@ -8,19 +7,9 @@ import sys
 import pytest
 
 from kerasdrop import transfer
+from tests.example_scripts import load_example
 
-EXAMPLES = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "examples"
-)
 small_resnet_module = sys.modules["kerasdrop.transfer.small_resnet"]
-
-
-def _load_example(name):
-    path = os.path.join(EXAMPLES, f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -42,7 +31,7 @@ def quick_pretraining(monkeypatch):
 def test_demo_runs_end_to_end_and_writes_results(
     quick_pretraining, tmp_path, capsys
 ):
-    demo = _load_example("transfer_resnet_head")
+    demo = load_example("transfer_resnet_head")
     output_dir = tmp_path / "out"
     argv = [
         "--cache-dir", str(tmp_path / "cache"),
@@ -92,13 +81,13 @@ def test_demo_runs_end_to_end_and_writes_results(
 
 
 def test_demo_rejects_unknown_variants():
-    demo = _load_example("transfer_resnet_head")
+    demo = load_example("transfer_resnet_head")
     with pytest.raises(SystemExit):
         demo.parse_args(["--variants", "fixed,dropconnect"])
 
 
 def test_pretraining_script_caches_and_forces(quick_pretraining, tmp_path):
-    script = _load_example("pretrain_small_resnet")
+    script = load_example("pretrain_small_resnet")
     argv = ["--cache-dir", str(tmp_path), "--image-size", "8"]
     path = script.main(argv + ["--epochs", "1"])
     assert os.path.exists(path)
