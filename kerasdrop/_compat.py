@@ -75,3 +75,56 @@ def call_concrete_function(function, flat_inputs):
     variables, read at each call).
     """
     return function._call_flat(list(flat_inputs), function.captured_inputs)
+
+
+def child_layers(layer):
+    """Returns the layers directly inside `layer` (not `layer` itself).
+
+    Used to walk a model as a tree, so that a rate can be named by the path
+    of layer names that leads to it.
+    """
+    return layer._flatten_layers(include_self=False, recursive=False)
+
+
+def sync_jax_fit_state(variable):
+    """Makes a running JAX `fit` see a value assigned to `variable`.
+
+    During an epoch, Keras's JAX trainer keeps the model's state in the
+    training loop and empties the variables (`_value` is `None`); it reads
+    the variables again only after `jax_state_sync()`, which a callback
+    triggers by reading `self.model`. A rate assigned through a reference to
+    the layer would otherwise be lost. This finds the model whose `fit` is
+    running (a frame of its training loop, in any thread) and syncs it, so
+    the assignment that follows lands in the variables the loop reads next.
+    Does nothing outside a JAX `fit`.
+    """
+    if getattr(variable, "_value", True) is not None:
+        return
+    import sys
+
+    import keras
+
+    seen = set()
+    for frame in list(sys._current_frames().values()):
+        while frame is not None:
+            model = frame.f_locals.get("self")
+            if (
+                isinstance(model, keras.Model)
+                and id(model) not in seen
+                and getattr(model, "_jax_state", None)
+            ):
+                seen.add(id(model))
+                if any(v is variable for v in model.non_trainable_variables):
+                    model.jax_state_sync()
+                    return
+            frame = frame.f_back
+
+
+def compile_token(model):
+    """An object that `model.compile()` replaces each time it runs.
+
+    A train function made for one compilation must not be reused after
+    another (a new loss, a new `steps_per_execution`); Keras keeps no public
+    counter of compilations, but makes a new compile config every time.
+    """
+    return getattr(model, "_compile_config", None)

@@ -55,6 +55,21 @@ def _graph_step(step):
     return ops.maximum(ops.cast(step, "float32"), 0.0)
 
 
+def _graph_reached(step, threshold):
+    """Whether an integer step tensor is >= `threshold`, exactly.
+
+    Compared as integers: a float32 step loses its last digits past 2**24
+    steps, and a switch would happen a step early or late.
+    """
+    threshold = math.ceil(threshold)  # step >= b <=> step >= ceil(b).
+    dtype = ops.dtype(step)
+    if "int" not in dtype:
+        return ops.greater_equal(step, threshold)
+    if threshold > np.iinfo(dtype).max:  # Never reached by such a step.
+        return ops.not_equal(step, step)
+    return ops.greater_equal(step, ops.convert_to_tensor(threshold, dtype))
+
+
 def _graph_fraction_done(step, duration):
     return ops.minimum(_graph_step(step) / duration, 1.0)
 
@@ -326,7 +341,7 @@ class EarlyDropout(RateSchedule):
         if self.mode == "linear":
             done = _graph_step(step) / max(self.cutoff, 1)
             value = self.rate * (1.0 - done)
-        return ops.where(ops.cast(step, "float32") >= self.cutoff, 0.0, value)
+        return ops.where(_graph_reached(step, self.cutoff), 0.0, value)
 
     def get_config(self):
         return {"rate": self.rate, "cutoff": self.cutoff, "mode": self.mode}
@@ -359,8 +374,7 @@ class LateDropout(RateSchedule):
         return self.rate if step >= self.cutoff else 0.0
 
     def graph_value(self, step):
-        reached = ops.cast(step, "float32") >= self.cutoff
-        return ops.where(reached, self.rate, 0.0)
+        return ops.where(_graph_reached(step, self.cutoff), self.rate, 0.0)
 
     def get_config(self):
         return {"rate": self.rate, "cutoff": self.cutoff}
@@ -412,9 +426,9 @@ class Piecewise(RateSchedule):
 
     def graph_value(self, step):
         # The number of boundaries at or below `step`, as `searchsorted`.
-        boundaries = ops.convert_to_tensor(self.boundaries, "float32")
-        passed = ops.cast(step, "float32") >= boundaries
-        index = ops.sum(ops.cast(passed, "int32"))
+        index = sum(
+            ops.cast(_graph_reached(step, b), "int32") for b in self.boundaries
+        )
         values = ops.convert_to_tensor(self.values, "float32")
         return ops.take(values, index)
 
@@ -427,7 +441,8 @@ def get(identifier):
 
     Args:
         identifier: A `RateSchedule`, a Keras `LearningRateSchedule`, a
-            callable `step -> rate`, a number (a `Constant` rate), or a dict
+            callable `step -> rate` or `(step, current_rate) -> rate`, a
+            number (a `Constant` rate), or a dict
             made by `keras.saving.serialize_keras_object`.
 
     Returns:
@@ -446,7 +461,7 @@ def get(identifier):
         identifier, bool
     ):
         return Constant(identifier)
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, keras.layers.Layer):
         return identifier
     raise TypeError(
         "Invalid value received for argument `schedule`. Expected a "
@@ -456,8 +471,11 @@ def get(identifier):
     )
 
 
-def evaluate(schedule, step):
+def evaluate(schedule, step, current_rate=None):
     """Calls `schedule(step)` and returns the result as a Python float.
+
+    With `current_rate`, calls `schedule(step, current_rate)` instead, the
+    form `keras.callbacks.LearningRateScheduler` takes.
 
     The result is not validated, so a caller can name the layer and step in
     its error message. Tensors returned by Keras learning-rate schedules are
@@ -467,7 +485,10 @@ def evaluate(schedule, step):
         TypeError: if the schedule returns something that is not a real
             scalar.
     """
-    value = schedule(step)
+    if current_rate is None:
+        value = schedule(step)
+    else:
+        value = schedule(step, current_rate)
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     try:

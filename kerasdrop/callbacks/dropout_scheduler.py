@@ -1,6 +1,7 @@
 """A callback that drives kerasdrop rates from schedules during `fit`."""
 
 import collections
+import inspect
 import math
 
 import keras
@@ -8,29 +9,40 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop import schedules as schedules_lib
+from kerasdrop.callbacks import _train_step
+from kerasdrop.layers.rates import assign_rate
 from kerasdrop.layers.rates import read_rate
 
 _UNITS = ("epoch", "batch")
 
-# A rate the callback drives. `in_graph`: computed by the layer inside the
-# compiled step from a schedule bound to it, rather than assigned.
+# A layer holding rates, with the path of layer names that leads to it
+# from the model, and the name under which its rates are logged.
+_Holder = collections.namedtuple("_Holder", ["key", "path", "layer", "rates"])
+
+# One rate the callback drives. `in_graph`: computed inside the compiled
+# train step from the optimizer's iterations, rather than assigned from
+# Python. `base`: what a relative schedule multiplies (1 otherwise).
 _Target = collections.namedtuple(
-    "_Target", ["key", "layer", "variable", "schedule", "in_graph"]
+    "_Target", ["key", "variable", "schedule", "in_graph", "base"]
 )
 
 
 def find_rates(model):
-    """Lists every schedulable dropout rate in a model.
+    """Lists every schedulable dropout rate in a model, each variable once.
 
-    A layer that wraps a kerasdrop cell or layer exposes the inner rates
-    under its own name, so each rate variable is listed once, under the
-    outermost layer that exposes it.
+    Each layer that holds rates is listed under its name, or, where several
+    layers in the model share that name (two blocks that each hold a
+    `"dropout"`, both directions of a `Bidirectional`), under the shortest
+    path of layer names that tells it apart, such as `"block_1/dropout"`.
+    These are the names `DropoutScheduler` accepts and logs. A layer that
+    wraps a kerasdrop cell or layer exposes the inner rates, so each rate
+    variable is listed once, under the outermost layer that exposes it.
 
     Args:
         model: A Keras layer or model.
 
     Returns:
-        A dict from layer name to a dict from rate name to its variable, in
+        A dict from that name to a dict from rate name to its variable, in
         the order of `model`'s layers.
 
     Examples:
@@ -41,22 +53,66 @@ def find_rates(model):
         >>> {name: list(rates) for name, rates in find_rates(model).items()}
         {'drop': ['rate']}
     """
-    return {name: rates for name, (_, rates) in _rate_layers(model).items()}
+    return {holder.key: holder.rates for holder in _holders(model)}
 
 
-def _rate_layers(model):
-    """Like `find_rates`, with the layer: name -> (layer, rates)."""
-    found = {}
+def _holders(model):
+    found = []  # (path, layer, rates)
     seen = set()
-    for layer in _compat.flatten_layers(model):
-        rates = getattr(layer, "dropout_rates", None)
-        if not rates:
-            continue
+
+    def visit(layer, path):
+        rates = getattr(layer, "dropout_rates", None) or {}
         fresh = {k: v for k, v in rates.items() if id(v) not in seen}
         seen.update(id(v) for v in rates.values())
         if fresh:
-            found.setdefault(layer.name, (layer, {}))[1].update(fresh)
-    return found
+            found.append((path, layer, fresh))
+        for child in _compat.child_layers(layer):
+            visit(child, path + (child.name,))
+
+    visit(model, (model.name,))
+    holders = []
+    occurrences = collections.Counter()
+    for path, layer, rates in found:
+        others = [other for other, _, _ in found if other is not path]
+        key = None
+        for length in range(1, len(path) + 1):
+            suffix = path[-length:]
+            if not any(other[-length:] == suffix for other in others):
+                key = "/".join(suffix)
+                break
+        if key is None:  # The same path twice: numbered in model order.
+            occurrences[path] += 1
+            key = f"{'/'.join(path)}#{occurrences[path]}"
+        holders.append(_Holder(key, path, layer, rates))
+    return holders
+
+
+def _matches(holder, selector):
+    """Whether `selector` (a layer, a name or a path of names) picks it."""
+    if isinstance(selector, keras.layers.Layer):
+        return holder.layer is selector
+    parts = tuple(selector.split("/"))
+    return holder.key == selector or holder.path[-len(parts) :] == parts
+
+
+def _takes_current_rate(schedule):
+    """Whether a plain callable has Keras's `(epoch, current_rate)` form."""
+    if isinstance(schedule, schedules_lib.RateSchedule) or not callable(
+        schedule
+    ):
+        return False
+    try:
+        parameters = inspect.signature(schedule).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) >= 2 and all(
+        p.default is p.empty for p in positional[:2]
+    )
 
 
 def _has_graph_value(schedule):
@@ -70,42 +126,53 @@ def _has_graph_value(schedule):
 class DropoutScheduler(keras.callbacks.Callback):
     """Sets kerasdrop dropout rates from schedules during training.
 
-    At the start of every epoch (`unit="epoch"`) or batch (`unit="batch"`)
-    the callback computes each rate from its schedule and assigns it to the
-    layer's rate variable, so the compiled train step uses it without being
-    traced again. The step is taken from Keras's own counters — the epoch
-    index, or the optimizer's iteration count — so `initial_epoch`, a resumed
-    run and `keras.callbacks.BackupAndRestore` land on the same rates as an
-    uninterrupted run. The current rates are written into `logs` under
-    `"<layer name>/<rate name>"` (for example `"dropout/rate"`), so History,
-    CSVLogger and TensorBoard record them.
+    Each step of a schedule is an epoch (`unit="epoch"`) or a training step
+    (`unit="batch"`), counted as Keras counts them: the epoch index, or the
+    optimizer's `iterations`. So `initial_epoch`, a later `fit` and a run
+    resumed by `keras.callbacks.BackupAndRestore` continue the schedule
+    where it was, like Keras's learning-rate schedules.
 
-    With `unit="batch"`, the rates of kerasdrop's own schedules are computed
-    inside the compiled train step: the callback binds each schedule to its
-    layer (`RateMixin.set_step_schedules`), the layer computes the rate from
-    its step counter at every training call, and the callback only sets the
-    counter from the optimizer's iterations at the start of each epoch.
-    (Assigning a variable from Python before every batch would make Python
-    wait for the previous step each time.) The rates therefore also change
-    between the steps of one execution when `steps_per_execution > 1`. Binding
-    makes `fit` trace its train step once more, the first time; after
-    `fit` the schedules are paused, and a later `fit`, with or without the
-    callback, reuses the traced step. Keras learning-rate schedules, plain
-    callables and rates of a bare cell in `keras.layers.RNN` (called once
-    per time step) are assigned from Python before every batch instead.
-    The schedules are paused between epochs, so training calls made by
-    other callbacks at the end of an epoch do not count as steps.
+    With `unit="batch"`, kerasdrop's own schedules are computed inside the
+    compiled train step, from the optimizer's `iterations`, once per step
+    and before the forward pass: there is no work in Python between
+    batches, rates also change between the steps of one execution when
+    `steps_per_execution > 1`, and a layer called several times in a step
+    (inside `TimeDistributed`, or shared by two branches) uses one rate.
+    Keras learning-rate schedules and plain callables are computed in
+    Python and assigned before every batch (once per execution). With
+    `unit="epoch"`, every schedule is computed and assigned at the start of
+    each epoch.
+
+    The train step also writes every rate it used into its logs, under
+    `"<layer name>/<rate name>"` (for example `"dropout/rate"`; a layer
+    whose name appears twice in the model is named by its path, such as
+    `"block_1/dropout/rate"`; see `find_rates`). History, CSVLogger,
+    TensorBoard and the progress bar therefore record the values the step
+    ran with, as the float32 numbers they are, in whatever order the
+    callbacks come. Once `fit` ends -- or dies -- the model trains with its
+    plain train step again: rates set by hand (`layer.rate = 0.3`) hold.
 
     Args:
         schedule: One schedule for every selected rate, or a dict from layer
             name to schedule, or from layer name to a dict from rate name
             (`"rate"`, `"cell_rate"`, ...) to schedule. A schedule is a
             `kerasdrop.schedules` object, a Keras `LearningRateSchedule`, a
-            callable `step -> rate` or a number.
-        layers: With a single schedule, the names of the layers it drives;
-            `None` (the default) drives every kerasdrop rate in the model.
+            callable `step -> rate` or `(step, current_rate) -> rate` (the
+            form `keras.callbacks.LearningRateScheduler` takes), or a number.
+        layers: With a single schedule, the layers it drives: layer objects,
+            names, or paths of names as `find_rates` gives them (a name
+            shared by several layers selects them all). `None` (the
+            default) drives every kerasdrop rate in the model.
         unit: `"epoch"` or `"batch"`: what a step of the schedule is.
-        verbose: 0 for quiet, 1 to print each change of rate.
+        relative: If `True`, a schedule gives a factor of each rate's base
+            value rather than the rate itself, so per-layer proportions
+            survive: `EarlyDropout(1.0, cutoff=10)` keeps every rate at its
+            own value for 10 epochs, then sets them all to 0. The base of a
+            rate is its value when this callback is first used with the
+            model (before `BackupAndRestore` restores anything).
+        verbose: 0 for quiet, 1 to print the rates each epoch starts with,
+            when they change (epochs counted from 1, as in Keras's
+            progress bar).
 
     Examples:
         >>> model = keras.Sequential([
@@ -126,28 +193,27 @@ class DropoutScheduler(keras.callbacks.Callback):
         [0.5, 0.25, 0.0]
     """
 
-    # Keras runs batch-end hooks of async-safe callbacks off the training
-    # thread, without converting the logs (a device sync) after every batch.
-    # The batch-end hook below only copies an immutable snapshot.
+    # Nothing runs at batch end; the rates reach the logs through the step.
     async_safe = True
 
-    def __init__(self, schedule, layers=None, unit="epoch", verbose=0):
+    def __init__(
+        self, schedule, layers=None, unit="epoch", relative=False, verbose=0
+    ):
         super().__init__()
         if unit not in _UNITS:
             raise ValueError(
                 "Invalid value received for argument `unit`. Expected one of "
                 f"{_UNITS}. Received: unit={unit!r}"
             )
-        if isinstance(layers, str):
-            layers = [layers]
+        per_layer = isinstance(schedule, dict) and not _is_config(schedule)
         if layers is not None:
-            if isinstance(schedule, dict) and not _is_config(schedule):
+            if per_layer:
                 raise ValueError(
                     "Pass either a dict of schedules or `layers`, not both. "
                     f"Received: layers={layers}"
                 )
-            layers = list(layers)
-        if isinstance(schedule, dict) and not _is_config(schedule):
+            layers = _check_layers(layers)
+        if per_layer:
             if not schedule:
                 raise ValueError(
                     "Invalid value received for argument `schedule`. "
@@ -163,174 +229,195 @@ class DropoutScheduler(keras.callbacks.Callback):
         self.schedule = schedule
         self.layers = layers
         self.unit = unit
+        self.relative = bool(relative)
         self.verbose = verbose
         self._targets = []
-        self._bound_layers = []
-        # Replaced, never mutated, so a snapshot handed to a batch-end hook
-        # running on another thread stays as it was.
-        self._current = {}
-        self._batch_snapshots = collections.deque()
+        self._bases = {}  # id(variable) -> (variable, base rate)
         self._epoch_start_step = 0
+        self._printed = {}
+
+    def set_model(self, model):
+        super().set_model(model)
+        if self.relative:
+            # Before any callback's `on_train_begin` (BackupAndRestore's
+            # restores the rates there): the rates the model was built with.
+            for holder in _holders(model):
+                for variable in holder.rates.values():
+                    if id(variable) not in self._bases:
+                        self._bases[id(variable)] = (
+                            variable,
+                            read_rate(variable),
+                        )
 
     def _resolve(self):
-        available = _rate_layers(self.model)
-        if not available:
+        holders = _holders(self.model)
+        if not holders:
             raise ValueError(
                 "DropoutScheduler found no schedulable dropout rate in the "
                 f"model '{self.model.name}'. Use kerasdrop layers such as "
-                "`kerasdrop.ScheduledDropout`; Keras's own dropout layers "
-                "keep their rate fixed."
+                "`kerasdrop.ScheduledDropout`, or convert the model's own "
+                "dropout with `kerasdrop.make_schedulable(model)`."
             )
         if self._by_layer is None:
-            names = self.layers if self.layers is not None else available
-            wanted = {name: self.schedule for name in names}
+            if self.layers is None:
+                wanted = [(holder.key, self.schedule) for holder in holders]
+            else:
+                wanted = [(selector, self.schedule) for selector in self.layers]
         else:
-            wanted = self._by_layer
-        targets = []
-        for layer_name, schedule in wanted.items():
-            if layer_name not in available:
+            wanted = list(self._by_layer.items())
+        targets = {}
+        for selector, schedule in wanted:
+            chosen = [h for h in holders if _matches(h, selector)]
+            if not chosen:
+                shown = (
+                    selector
+                    if isinstance(selector, str)
+                    else (f"layer '{selector.name}'")
+                )
                 raise ValueError(
-                    f"Unknown layer name '{layer_name}' for DropoutScheduler. "
-                    "Layers with schedulable rates in this model: "
-                    f"{sorted(available)}"
+                    f"Unknown layer {shown!r} for DropoutScheduler: it holds "
+                    "no schedulable rate in this model. Layers with "
+                    f"schedulable rates: {[h.key for h in holders]}"
                 )
-            layer, rates = available[layer_name]
-            per_rate = (
-                schedule
-                if isinstance(schedule, dict)
-                else dict.fromkeys(rates, schedule)
-            )
-            for rate_name, rate_schedule in per_rate.items():
-                if rate_name not in rates:
-                    raise ValueError(
-                        f"Unknown rate name '{rate_name}' for layer "
-                        f"'{layer_name}'. Its rates are: {sorted(rates)}"
+            for holder in chosen:
+                per_rate = (
+                    schedule
+                    if isinstance(schedule, dict)
+                    else dict.fromkeys(holder.rates, schedule)
+                )
+                for rate_name, rate_schedule in per_rate.items():
+                    if rate_name not in holder.rates:
+                        raise ValueError(
+                            f"Unknown rate name '{rate_name}' for layer "
+                            f"'{holder.key}'. Its rates are: "
+                            f"{sorted(holder.rates)}"
+                        )
+                    variable = holder.rates[rate_name]
+                    key = f"{holder.key}/{rate_name}"
+                    targets[key] = _Target(
+                        key,
+                        variable,
+                        rate_schedule,
+                        self.unit == "batch"
+                        and _has_graph_value(rate_schedule),
+                        self._base(variable),
                     )
-                key = f"{layer_name}/{rate_name}"
-                in_graph = (
-                    self.unit == "batch"
-                    and getattr(layer, "supports_step_schedules", False)
-                    and _has_graph_value(rate_schedule)
-                )
-                variable = rates[rate_name]
-                targets.append(
-                    _Target(key, layer, variable, rate_schedule, in_graph)
-                )
-        return targets
+        return list(targets.values())
+
+    def _base(self, variable):
+        if not self.relative:
+            return 1.0
+        if id(variable) not in self._bases:
+            self._bases[id(variable)] = (variable, read_rate(variable))
+        return self._bases[id(variable)][1]
 
     def on_train_begin(self, logs=None):
-        self._batch_snapshots.clear()
         self._targets = self._resolve()
-        self._current = {
-            target.key: read_rate(target.variable) for target in self._targets
-        }
-        # Per-batch schedules of kerasdrop's schedules are computed inside
-        # the compiled train step from each layer's step counter: assigning
-        # from Python between batches would make Python wait for every step.
-        bound = {}
-        for target in self._targets:
-            if target.in_graph:
-                rate_name = target.key.rsplit("/", 1)[1]
-                bound.setdefault(target.layer, {})[rate_name] = target.schedule
-        self._bound_layers = list(bound)
-        if bound:
-            traced_without = False
-            for layer, schedules in bound.items():
-                traced_without |= layer.step_schedules != schedules
-                # Paused until `on_epoch_begin` sets the step.
-                layer.set_step_schedules(schedules, step=-1)
-            if traced_without:
-                # A train step traced before the binding would not see it.
-                # Bindings stay after training (paused), so a later `fit`
-                # with the same schedules uses the same traced step.
-                self.model.make_train_function(force=True)
+        self._printed = {}
+        _train_step.bind(self.model, self, self._step_targets())
+
+    def _step_targets(self):
+        return [
+            _train_step.Target(
+                t.key, t.variable, t.schedule if t.in_graph else None, t.base
+            )
+            for t in self._targets
+        ]
 
     def _iterations(self):
         iterations = self.model.optimizer.iterations
         return int(ops.convert_to_numpy(iterations))
 
-    def _apply(self, step):
-        new_values = {}
+    def _assign(self, step, targets):
+        """Computes and assigns rates from Python, all checked first."""
+        values = {}
         by_schedule = {}  # A schedule shared by several rates runs once.
-        # Validate every value before assigning any, so an error leaves all
-        # rates as they were.
-        for key, _, _, schedule, _ in self._targets:
-            if id(schedule) not in by_schedule:
-                by_schedule[id(schedule)] = schedules_lib.evaluate(
-                    schedule, step
-                )
-            value = by_schedule[id(schedule)]
+        for key, variable, schedule, _, base in targets:
+            if _takes_current_rate(schedule):
+                current = read_rate(variable)
+                value = schedules_lib.evaluate(schedule, step, current)
+            else:
+                if id(schedule) not in by_schedule:
+                    by_schedule[id(schedule)] = schedules_lib.evaluate(
+                        schedule, step
+                    )
+                value = by_schedule[id(schedule)]
+            value *= base
             if math.isnan(value) or not 0.0 <= value <= 1.0:
                 layer_name, rate_name = key.rsplit("/", 1)
                 raise ValueError(
                     f"The schedule for rate '{rate_name}' of layer "
                     f"'{layer_name}' returned an invalid rate at {self.unit} "
                     f"{step}: {value}. Expected a float between 0 and 1. "
-                    f"The rate stays at {self._current[key]}."
+                    f"The rate stays at {read_rate(variable)}."
                 )
-            new_values[key] = value
-        changed = [
-            target
-            for target in self._targets
-            if new_values[target.key] != self._current[target.key]
-        ]
-        if any(not target.in_graph for target in changed):
-            # On JAX, `fit` carries the model state outside the variables
-            # during an epoch; reading `self.model` writes it back and makes
-            # the next step read the variables again, new rates included.
-            self.model  # noqa: B018
-        for key, _, variable, _, in_graph in changed:
-            value = new_values[key]
-            # The train step assigns rates computed in the graph itself.
-            if not in_graph:
-                # A float32 tensor assigns faster than a Python float on
-                # TensorFlow. Each variable gets its own tensor: JAX would
-                # otherwise share one buffer between variables.
-                variable.assign(ops.convert_to_tensor(value, "float32"))
-            if self.verbose:
+            values[key] = value
+        # Every time, whatever the variable held: BackupAndRestore, a hand
+        # assignment or another `fit` may have changed it since.
+        for target in targets:
+            assign_rate(target.variable, values[target.key])
+        return values
+
+    def _report(self, epoch, values):
+        if not self.verbose:
+            return
+        for key, value in values.items():
+            if self._printed.get(key) != value:
                 print(
-                    f"DropoutScheduler: {self.unit} {step}: {key} "
-                    f"set to {value:.6g}."
+                    f"DropoutScheduler: epoch {epoch + 1}: {key} set to "
+                    f"{value:.6g}."
                 )
-        self._current = new_values
+        self._printed.update(values)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.unit == "epoch":
-            self._apply(epoch)
+            self._report(epoch, self._assign(epoch, self._targets))
             return
         self._epoch_start_step = self._iterations()
-        # Once an epoch, the layers' step counters are set from Keras's
-        # own counter (after `BackupAndRestore` has restored it, say).
-        for layer in self._bound_layers:
-            layer.schedule_step.assign(self._epoch_start_step)
+        if self.verbose:
+            step = self._epoch_start_step
+            values = {
+                t.key: schedules_lib.evaluate(t.schedule, step) * t.base
+                for t in self._targets
+                if not _takes_current_rate(t.schedule)
+            }
+            self._report(epoch, values)
 
     def on_train_batch_begin(self, batch, logs=None):
+        _train_step.arm(self.model, self, self._step_targets())
         if self.unit == "batch":
-            self._apply(self._epoch_start_step + batch)
-            self._batch_snapshots.append(self._current)
-
-    def on_train_batch_end(self, batch, logs=None):
-        # Batch hooks come in begin/end pairs, in order, so the oldest
-        # snapshot holds the rates this batch ran with.
-        if self._batch_snapshots:
-            snapshot = self._batch_snapshots.popleft()
-            if logs is not None:
-                logs.update(snapshot)
-
-    def on_epoch_end(self, epoch, logs=None):
-        # Pauses the schedules computed in the train step until the next
-        # epoch begins: training calls made by other callbacks, by a later
-        # `fit` without this callback or by `mc_predict` keep the rates as
-        # they are now.
-        for layer in self._bound_layers:
-            layer.schedule_step.assign(-1)
-        if logs is not None:
-            logs.update(self._current)
+            in_python = [t for t in self._targets if not t.in_graph]
+            if in_python:
+                self._assign(self._epoch_start_step + batch, in_python)
 
     def on_train_end(self, logs=None):
-        for layer in self._bound_layers:
-            layer.schedule_step.assign(-1)
-        self._bound_layers = []
+        _train_step.unbind(self.model, self)
+
+
+def _check_layers(layers):
+    if isinstance(layers, (str, keras.layers.Layer)):
+        layers = [layers]
+    try:
+        layers = list(layers)
+    except TypeError:
+        raise TypeError(
+            "Invalid value received for argument `layers`. Expected a list "
+            f"of layers or layer names. Received: layers={layers!r}"
+        ) from None
+    if not layers:
+        raise ValueError(
+            "Invalid value received for argument `layers`: an empty list "
+            "drives nothing. Pass `layers=None` to drive every rate. "
+            "Received: layers=[]"
+        )
+    for layer in layers:
+        if not isinstance(layer, (str, keras.layers.Layer)):
+            raise TypeError(
+                "Invalid value received for argument `layers`. Expected "
+                "layers or layer names. Received an item "
+                f"{layer!r} of type {type(layer).__name__}"
+            )
+    return layers
 
 
 def _is_config(value):

@@ -62,7 +62,6 @@ class DropPath(ScheduledDropout):
     def call(self, inputs, training=False):
         if not training:
             return inputs
-        self.advance_step_schedules(training)
         # One draw per sample, broadcast over every other axis. The batch
         # size may be symbolic, so the mask shape is built here directly.
         shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)

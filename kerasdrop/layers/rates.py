@@ -20,6 +20,8 @@ import numbers
 import numpy as np
 from keras import ops
 
+from kerasdrop import _compat
+
 
 def validate_rate(value, name="rate"):
     """Returns `value` as a float in [0, 1], or raises a clear error.
@@ -113,20 +115,8 @@ class Rate:
         value = validate_rate(value, self.name)
         variables = layer.__dict__.setdefault("_dropout_rate_variables", {})
         if self.name in variables:
-            variables[self.name].assign(value)
+            assign_rate(variables[self.name], value)
             return
-        if "_schedule_step" not in layer.__dict__:
-            # Kept out of Keras's attribute tracking, like the rates:
-            # `add_weight` tracks it already.
-            layer.__dict__["_schedule_step"] = layer.add_weight(
-                shape=(),
-                initializer=_constant(-1),
-                dtype="int",
-                trainable=False,
-                autocast=False,
-                aggregation="only_first_replica",
-                name="schedule_step",
-            )
         variables[self.name] = layer.add_weight(
             shape=(),
             initializer=_constant(value),
@@ -135,6 +125,19 @@ class Rate:
             autocast=False,
             name=self.name,
         )
+
+
+def assign_rate(variable, value):
+    """Assigns a validated rate to a rate variable, also during a JAX `fit`.
+
+    Args:
+        variable: A rate variable (see `RateMixin.dropout_rates`).
+        value: The new rate, a float in [0, 1].
+    """
+    _compat.sync_jax_fit_state(variable)
+    # A float32 tensor per assignment: JAX would otherwise share one buffer
+    # between variables assigned the same array.
+    variable.assign(ops.convert_to_tensor(value, "float32"))
 
 
 def _constant(value):
@@ -154,32 +157,15 @@ class RateMixin:
     - `weights` without the rate variables, so `get_weights()` and
       `set_weights()` match the equivalent Keras layer.
 
-    - step schedules: `set_step_schedules` binds rate schedules to the
-      layer, and each training call then computes its rates from the
-      layer's own step counter inside the compiled step (see below).
-
     A layer that wraps another kerasdrop layer (an RNN around a cell, say)
     exposes the inner rates by overriding `dropout_rates`.
 
-    Step schedules are how `DropoutScheduler(unit="batch")` changes rates at
-    every batch without a round trip to Python: assigning a variable from
-    Python between steps makes Python wait for the step that reads it, and
-    costs more than the step's dropout itself. A layer whose training call
-    runs once per training step sets `supports_step_schedules = True` and
-    calls `self.advance_step_schedules(training)` before it reads a rate.
-    That call assigns each bound rate `schedule.graph_value(step)` and adds
-    one to the step, all in the compiled graph. The step counter is a
-    non-trainable integer variable, like an optimizer's `iterations`; the
-    callback sets it from the optimizer's iterations at the start of every
-    epoch. A negative step (the initial value, -1) pauses the schedules:
-    the rates and the step stay as they are, so a train step traced with
-    the schedules is reused by later `fit` calls, with or without the
-    callback, without tracing again.
+    Layers only read their rates. What changes them -- `layer.rate = x`, or
+    `kerasdrop.callbacks.DropoutScheduler`, which computes per-batch rates
+    once per train step from the optimizer's iterations -- lives outside
+    the layer, so a layer called several times in one step (inside
+    `TimeDistributed`, or shared by two branches) uses one rate per step.
     """
-
-    #: Whether a training call runs once per training step and advances
-    #: the step schedules. An RNN cell, called once per time step, cannot.
-    supports_step_schedules = False
 
     @property
     def dropout_rates(self):
@@ -187,62 +173,8 @@ class RateMixin:
         return dict(self.__dict__.get("_dropout_rate_variables", {}))
 
     @property
-    def schedule_step(self):
-        """The step counter of the layer's step schedules, a variable."""
-        return self.__dict__.get("_schedule_step")
-
-    @property
-    def step_schedules(self):
-        """Dict from rate name to the schedule bound to it (may be empty)."""
-        return dict(self.__dict__.get("_step_schedules", {}))
-
-    def set_step_schedules(self, schedules, step=None):
-        """Binds schedules to rates, computed in the graph at every step.
-
-        The binding is read when a function is traced: a compiled function
-        traced before the call keeps what it had. `DropoutScheduler` makes
-        `fit` trace its train step again after binding and after unbinding.
-
-        Args:
-            schedules: A dict from rate name to a schedule with a
-                `graph_value(step)` method (every `kerasdrop.schedules`
-                schedule has one). An empty dict unbinds every rate.
-            step: The value of the step counter to start from; `None`
-                leaves the counter as it is, and a negative step pauses
-                the schedules.
-        """
-        unknown = sorted(set(schedules) - set(self.dropout_rates))
-        if unknown:
-            raise ValueError(
-                f"Unknown rate names {unknown} for layer '{self.name}'. Its "
-                f"rates are: {sorted(self.dropout_rates)}"
-            )
-        self.__dict__["_step_schedules"] = dict(schedules)
-        if step is not None:
-            self.schedule_step.assign(step)
-
-    def advance_step_schedules(self, training):
-        """In a training call, sets the bound rates and counts the step.
-
-        Nothing changes while the step is negative (paused).
-        """
-        schedules = self.__dict__.get("_step_schedules")
-        if not training or not schedules:
-            return
-        counter = self.schedule_step
-        step = counter.value
-        running = ops.greater_equal(step, 0)
-        for name, schedule in schedules.items():
-            variable = self.dropout_rates[name]
-            value = ops.cast(schedule.graph_value(step), "float32")
-            value = ops.clip(value, 0.0, 1.0)
-            variable.assign(ops.where(running, value, variable.value))
-        counter.assign_add(ops.cast(running, counter.dtype))
-
-    @property
     def weights(self):
         hidden = {id(v) for v in self.dropout_rates.values()}
-        hidden.add(id(self.schedule_step))
         return [w for w in super().weights if id(w) not in hidden]
 
 

@@ -57,7 +57,6 @@ class ScheduledDropout(RateMixin, keras.layers.Layer):
     """
 
     rate = Rate("Current dropout rate, a float in [0, 1]; assignable.")
-    supports_step_schedules = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         validate_rate(rate, "rate")
@@ -75,7 +74,6 @@ class ScheduledDropout(RateMixin, keras.layers.Layer):
     def call(self, inputs, training=False):
         if not training:
             return inputs
-        self.advance_step_schedules(training)
         return dropout(
             inputs,
             self.dropout_rates["rate"],

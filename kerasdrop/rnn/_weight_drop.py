@@ -27,7 +27,6 @@ class WeightDropRNN(RateMixin):
     """
 
     rate = Rate("Fraction of recurrent-kernel entries dropped; assignable.")
-    supports_step_schedules = True
 
     def __init__(self, units, rate=0.5, seed=None, **kwargs):
         validate_rate(rate, "rate")
@@ -51,7 +50,6 @@ class WeightDropRNN(RateMixin):
             return super().inner_loop(
                 sequences, initial_state, mask, training=training
             )
-        self.advance_step_schedules(training)
         cell = self.cell
         kernel = ops.cast(cell.recurrent_kernel, cell.compute_dtype)
         kernel_mask = dropout_mask(

@@ -74,9 +74,6 @@ class CellRate:
 class WrappedCellRNN(keras.layers.RNN):
     """Base class: an RNN over a kerasdrop wrapper of an LSTM or GRU cell."""
 
-    # The cell's step schedules advance once per call of this layer.
-    supports_step_schedules = True
-
     def __init__(
         self, wrapper_class, cell_class, units, rates, seed=None, **kwargs
     ):
@@ -103,27 +100,6 @@ class WrappedCellRNN(keras.layers.RNN):
     def dropout_rates(self):
         """The cell's rate variables, found under this layer's name."""
         return self.cell.dropout_rates
-
-    @property
-    def schedule_step(self):
-        """The step counter of the cell's step schedules."""
-        return self.cell.schedule_step
-
-    @property
-    def step_schedules(self):
-        """The schedules bound to the cell's rates."""
-        return self.cell.step_schedules
-
-    def set_step_schedules(self, schedules, step=None):
-        """Binds schedules to the cell's rates; see `RateMixin`."""
-        self.cell.set_step_schedules(schedules, step)
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        # Before the masks are drawn, in the cell or before the loop.
-        self.cell.advance_step_schedules(training)
-        return super().call(
-            sequences, initial_state=initial_state, mask=mask, training=training
-        )
 
     @property
     def units(self):

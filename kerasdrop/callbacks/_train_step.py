@@ -1,0 +1,254 @@
+"""Rates set and logged by the model's own compiled train step.
+
+`DropoutScheduler` binds rates to a model here. While a binding is live, the
+model's train step is wrapped: before the forward pass it computes each
+in-graph rate from the optimizer's `iterations` (the one counter Keras
+advances exactly once per train step, restored by `BackupAndRestore` and
+continued by a later `fit`) and assigns it to the rate variable; after the
+step it adds every bound rate, read back from its variable, to the step's
+logs. Hence:
+
+- a layer called several times in a step (`TimeDistributed`, a layer shared
+  by two branches) uses one rate per step, the schedule's;
+- what History, CSVLogger, TensorBoard and the progress bar record is what
+  the step used, whatever the order of the callbacks, and with
+  `steps_per_execution > 1` the logs hold the rate of the last step run;
+- nothing in a layer counts calls, so `predict`, `mc_predict` and other
+  training calls outside `fit` leave the rates alone.
+
+A binding lives from the scheduler's `on_train_begin` to its
+`on_train_end`. A `fit` that dies in between (an exception, Ctrl-C) never
+calls `on_train_end`; the wrapped train function therefore runs only when a
+live scheduler armed it for the batch (`on_train_batch_begin`), and any
+other call -- the next `fit` without the scheduler, `train_on_batch` --
+releases the binding first and runs the model's plain train function.
+"""
+
+import collections
+import weakref
+
+import keras
+from keras import ops
+
+from kerasdrop import _compat
+
+# One rate driven by a scheduler. `schedule`: a schedule with a
+# `graph_value(step)` computed in the step, or None for a rate that is set
+# from Python and only logged by the step. `scale`: the factor applied to
+# the schedule's value (a base rate for relative schedules, else 1).
+Target = collections.namedtuple(
+    "Target", ["key", "variable", "schedule", "scale"]
+)
+
+
+class _Binding:
+    """The rates bound to one model, from one or more schedulers.
+
+    Kept in the model's `__dict__` (outside Keras's attribute tracking), so
+    it lives and dies with the model.
+    """
+
+    def __init__(self):
+        # Scheduler (weakly) -> its targets.
+        self.owners = weakref.WeakKeyDictionary()
+        self.armed = False
+        # Whether a train step ran since the owners bound: a scheduler that
+        # binds after that starts a new `fit`, and owners left by a `fit`
+        # that died are dropped.
+        self.stepped = False
+        # The model's train function before the binding, restored after.
+        self.plain_function = None
+        # The scheduled train function and what it was made for, so a later
+        # `fit` with the same rates and compiled state traces nothing new.
+        self.function = None
+        self.made_for = None
+
+    def targets(self):
+        return [t for targets in self.owners.values() for t in targets]
+
+
+def _binding(model, create=False):
+    binding = model.__dict__.get("_kerasdrop_binding")
+    if binding is None and create:
+        binding = model.__dict__["_kerasdrop_binding"] = _Binding()
+    return binding
+
+
+def bind(model, owner, targets):
+    """Binds `owner`'s targets to `model`'s train step, for one `fit`.
+
+    Raises:
+        ValueError: if another scheduler of this `fit` drives one of the
+            rates.
+    """
+    binding = _binding(model, create=True)
+    if binding.stepped:  # Left by a `fit` that died: a new `fit` began.
+        binding.owners.clear()
+        binding.stepped = False
+    taken = {
+        id(t.variable)
+        for other, other_targets in binding.owners.items()
+        if other is not owner
+        for t in other_targets
+    }
+    for target in targets:
+        if id(target.variable) in taken:
+            raise ValueError(
+                f"The rate '{target.key}' is already driven by another "
+                "DropoutScheduler in this `fit`. Give each rate to one "
+                "scheduler (a dict of schedules drives several rates)."
+            )
+    binding.owners[owner] = list(targets)
+    _install(model, binding)
+
+
+def arm(model, owner, targets):
+    """Lets the scheduled train function run for the next call.
+
+    Binds again if the binding was released meanwhile (by a call of the
+    train function that no scheduler armed, such as `train_on_batch` from
+    another callback).
+    """
+    binding = _binding(model)
+    if binding is None or owner not in binding.owners:
+        bind(model, owner, targets)
+        binding = _binding(model)
+    binding.armed = True
+
+
+def unbind(model, owner):
+    """Removes `owner`'s targets; the last one out restores the model."""
+    binding = _binding(model)
+    if binding is None:
+        return
+    binding.owners.pop(owner, None)
+    if binding.owners:
+        _install(model, binding)
+    else:
+        release(model)
+
+
+def release(model):
+    """Gives the model back its plain train function."""
+    binding = _binding(model)
+    if binding is None:
+        return
+    binding.owners.clear()
+    binding.armed = binding.stepped = False
+    if binding.function is not None and model.train_function is (
+        binding.function
+    ):
+        model.train_function = binding.plain_function
+
+
+def _made_for(model, targets):
+    """What a scheduled train function depends on, compared by identity."""
+    return [model.optimizer, _compat.compile_token(model)] + [
+        part for target in targets for part in target
+    ]
+
+
+def _same(made_for, other):
+    if other is None or len(made_for) != len(other):
+        return False
+    return all(
+        a is b or (isinstance(a, (str, float)) and a == b)
+        for a, b in zip(made_for, other)
+    )
+
+
+def _install(model, binding):
+    targets = binding.targets()
+    made_for = _made_for(model, targets)
+    current = model.train_function
+    if binding.function is None or current is not binding.function:
+        binding.plain_function = current
+    if _same(made_for, binding.made_for):
+        model.train_function = binding.function
+        return
+    # The wrapper is the model's `train_step` only while Keras makes the
+    # train function, which captures it.
+    own_step = model.__dict__.get("train_step")
+    wrapper = _wrap_train_step(model, model.train_step, targets)
+    object.__setattr__(model, "train_step", wrapper)
+    try:
+        model.make_train_function(force=True)
+    finally:
+        if own_step is None:
+            del model.__dict__["train_step"]
+        else:
+            object.__setattr__(model, "train_step", own_step)
+    binding.function = _guard(model, binding, model.train_function)
+    binding.made_for = made_for
+    model.train_function = binding.function
+
+
+def _guard(model, binding, scheduled):
+    model_ref = weakref.ref(model)
+    del model  # The model holds the binding; the function must not hold it.
+
+    def train_function(*args, **kwargs):
+        if binding.armed:
+            binding.armed = False
+            binding.stepped = True
+            return scheduled(*args, **kwargs)
+        # No live scheduler asked for this call: the `fit` that bound the
+        # rates is over. Rates set by hand must hold from now on.
+        model = model_ref()
+        release(model)
+        model.make_train_function()
+        return model.train_function(*args, **kwargs)
+
+    return train_function
+
+
+def _scheduled_value(target, step):
+    value = ops.cast(target.schedule.graph_value(step), "float32")
+    return ops.clip(value * target.scale, 0.0, 1.0)
+
+
+def _wrap_train_step(model, original, targets):
+    targets = list(targets)
+
+    if keras.backend.backend() == "jax":
+
+        def train_step(state, data):
+            trainable, non_trainable, optimizer_variables, metrics = state
+            variables = model.non_trainable_variables
+            index = {id(v): i for i, v in enumerate(variables)}
+            step = optimizer_variables[_iterations_index(model)]
+            non_trainable = list(non_trainable)
+            rates = {}
+            for target in targets:
+                i = index[id(target.variable)]
+                if target.schedule is not None:
+                    non_trainable[i] = _scheduled_value(target, step)
+                rates[target.key] = non_trainable[i]
+            state = (trainable, non_trainable, optimizer_variables, metrics)
+            logs, state = original(state, data)
+            return {**logs, **rates}, state
+
+    else:
+
+        def train_step(data):
+            step = ops.convert_to_tensor(model.optimizer.iterations)
+            rates = {}
+            for target in targets:
+                if target.schedule is not None:
+                    target.variable.assign(_scheduled_value(target, step))
+                rates[target.key] = ops.convert_to_tensor(target.variable)
+            logs = original(data)
+            return {**logs, **rates}
+
+    return train_step
+
+
+def _iterations_index(model):
+    iterations = model.optimizer.iterations
+    for i, variable in enumerate(model.optimizer.variables):
+        if variable is iterations:
+            return i
+    raise ValueError(
+        "DropoutScheduler could not find the optimizer's `iterations` among "
+        f"its variables (optimizer: {type(model.optimizer).__name__})."
+    )
