@@ -128,3 +128,21 @@ def compile_token(model):
     counter of compilations, but makes a new compile config every time.
     """
     return getattr(model, "_compile_config", None)
+
+
+def fit_frame(model):
+    """The frame of the `fit` (or other training loop) running `model`.
+
+    Called from a callback hook: Keras's `fit` calls the hooks and, from the
+    same frame, the model's train function. A train function that must run
+    only inside one `fit` compares its caller's frame with this one. Returns
+    `None` outside a training loop.
+    """
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_locals.get("self") is model:
+            return frame
+        frame = frame.f_back
+    return None

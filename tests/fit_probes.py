@@ -24,6 +24,9 @@ class ZeroFraction(keras.layers.Layer):
         zeros = ops.cast(ops.equal(inputs, 0), "float32")
         return ops.mean(zeros, axis=-1, keepdims=True)
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (1,)
+
 
 def zero_fraction_model(dropout_layer, units=4000, with_weights=False):
     """The model and its `ZeroFraction` probe.

@@ -166,3 +166,23 @@ def test_graph_value_is_optional_for_custom_schedules():
 
     with pytest.raises(NotImplementedError, match="graph_value"):
         Halves().graph_value(keras.ops.convert_to_tensor(0))
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        schedules.EarlyDropout(0.5, cutoff=2**24 + 1),
+        schedules.LateDropout(0.5, cutoff=2**24 + 1),
+        schedules.Piecewise([2**24 + 1, 2**24 + 3], [0.5, 0.3, 0.1]),
+    ],
+    ids=lambda schedule: type(schedule).__name__,
+)
+def test_graph_value_switches_at_the_exact_step_past_2_to_the_24(schedule):
+    # A float32 step cannot tell 2**24 from 2**24 + 1.
+    steps = range(2**24 - 1, 2**24 + 4)
+    dtype = "int64" if keras.backend.backend() == "tensorflow" else "int32"
+    in_graph = [
+        float(schedule.graph_value(keras.ops.convert_to_tensor(s, dtype)))
+        for s in steps
+    ]
+    assert in_graph == pytest.approx([schedule(s) for s in steps])

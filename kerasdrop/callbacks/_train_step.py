@@ -18,13 +18,14 @@ logs. Hence:
 
 A binding lives from the scheduler's `on_train_begin` to its
 `on_train_end`. A `fit` that dies in between (an exception, Ctrl-C) never
-calls `on_train_end`; the wrapped train function therefore runs only when a
-live scheduler armed it for the batch (`on_train_batch_begin`), and any
-other call -- the next `fit` without the scheduler, `train_on_batch` --
-releases the binding first and runs the model's plain train function.
+calls `on_train_end`; the wrapped train function therefore runs only when it
+is called from the frame of the `fit` that bound it, and any other call --
+the next `fit` without the scheduler, `train_on_batch` -- releases the
+binding first and runs the model's plain train function.
 """
 
 import collections
+import sys
 import weakref
 
 import keras
@@ -51,11 +52,8 @@ class _Binding:
     def __init__(self):
         # Scheduler (weakly) -> its targets.
         self.owners = weakref.WeakKeyDictionary()
-        self.armed = False
-        # Whether a train step ran since the owners bound: a scheduler that
-        # binds after that starts a new `fit`, and owners left by a `fit`
-        # that died are dropped.
-        self.stepped = False
+        # The frame of the `fit` the owners belong to.
+        self.fit_frame = None
         # The model's train function before the binding, restored after.
         self.plain_function = None
         # The scheduled train function and what it was made for, so a later
@@ -82,9 +80,11 @@ def bind(model, owner, targets):
             rates.
     """
     binding = _binding(model, create=True)
-    if binding.stepped:  # Left by a `fit` that died: a new `fit` began.
+    fit_frame = _compat.fit_frame(model)
+    if binding.fit_frame is not fit_frame:
+        # Owners left by a `fit` that died are not part of this one.
         binding.owners.clear()
-        binding.stepped = False
+        binding.fit_frame = fit_frame
     taken = {
         id(t.variable)
         for other, other_targets in binding.owners.items()
@@ -102,18 +102,15 @@ def bind(model, owner, targets):
     _install(model, binding)
 
 
-def arm(model, owner, targets):
-    """Lets the scheduled train function run for the next call.
+def ensure_bound(model, owner, targets):
+    """Binds again if the binding was released during the `fit`.
 
-    Binds again if the binding was released meanwhile (by a call of the
-    train function that no scheduler armed, such as `train_on_batch` from
-    another callback).
+    A call of the train function from outside the `fit` (`train_on_batch`
+    from another callback) releases it.
     """
     binding = _binding(model)
     if binding is None or owner not in binding.owners:
         bind(model, owner, targets)
-        binding = _binding(model)
-    binding.armed = True
 
 
 def unbind(model, owner):
@@ -134,7 +131,7 @@ def release(model):
     if binding is None:
         return
     binding.owners.clear()
-    binding.armed = binding.stepped = False
+    binding.fit_frame = None
     if binding.function is not None and model.train_function is (
         binding.function
     ):
@@ -188,12 +185,11 @@ def _guard(model, binding, scheduled):
     del model  # The model holds the binding; the function must not hold it.
 
     def train_function(*args, **kwargs):
-        if binding.armed:
-            binding.armed = False
-            binding.stepped = True
+        fit_frame = binding.fit_frame
+        if fit_frame is not None and sys._getframe(1) is fit_frame:
             return scheduled(*args, **kwargs)
-        # No live scheduler asked for this call: the `fit` that bound the
-        # rates is over. Rates set by hand must hold from now on.
+        # Not called by the `fit` that bound the rates, which is over (or
+        # this is `train_on_batch`): rates set by hand must hold.
         model = model_ref()
         release(model)
         model.make_train_function()

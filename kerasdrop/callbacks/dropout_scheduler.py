@@ -88,11 +88,22 @@ def _holders(model):
 
 
 def _matches(holder, selector):
-    """Whether `selector` (a layer, a name or a path of names) picks it."""
+    """Whether `selector` picks the holder.
+
+    A layer object picks itself; a name, or a path of names such as
+    `"block_1/dropout"`, picks the layers it names and every layer inside
+    them.
+    """
     if isinstance(selector, keras.layers.Layer):
         return holder.layer is selector
+    if holder.key == selector:
+        return True
     parts = tuple(selector.split("/"))
-    return holder.key == selector or holder.path[-len(parts) :] == parts
+    path = holder.path
+    return any(
+        path[i : i + len(parts)] == parts
+        for i in range(len(path) - len(parts) + 1)
+    )
 
 
 def _takes_current_rate(schedule):
@@ -266,6 +277,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         else:
             wanted = list(self._by_layer.items())
         targets = {}
+        selected_by = {}
         for selector, schedule in wanted:
             chosen = [h for h in holders if _matches(h, selector)]
             if not chosen:
@@ -294,6 +306,13 @@ class DropoutScheduler(keras.callbacks.Callback):
                         )
                     variable = holder.rates[rate_name]
                     key = f"{holder.key}/{rate_name}"
+                    if key in targets:
+                        raise ValueError(
+                            f"The rate '{key}' is selected twice, by "
+                            f"{selected_by[key]!r} and {selector!r}. Select "
+                            "each rate once."
+                        )
+                    selected_by[key] = selector
                     targets[key] = _Target(
                         key,
                         variable,
@@ -384,7 +403,7 @@ class DropoutScheduler(keras.callbacks.Callback):
             self._report(epoch, values)
 
     def on_train_batch_begin(self, batch, logs=None):
-        _train_step.arm(self.model, self, self._step_targets())
+        _train_step.ensure_bound(self.model, self, self._step_targets())
         if self.unit == "batch":
             in_python = [t for t in self._targets if not t.in_graph]
             if in_python:

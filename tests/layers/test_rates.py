@@ -1,81 +1,72 @@
-"""Step schedules: rates computed from a step counter inside a layer's call."""
+"""Rate variables: layers read them; nothing in a layer changes them."""
 
 import keras
 import numpy as np
 import pytest
 
 import kerasdrop
-from kerasdrop import schedules
+from kerasdrop.layers import Rate
+from kerasdrop.layers import RateMixin
 
 X = np.ones((8, 2000), dtype="float32")
 
 
-def zero_fraction(layer):
-    outputs = keras.ops.convert_to_numpy(layer(X, training=True))
+def zero_fraction(layer, inputs=X):
+    outputs = keras.ops.convert_to_numpy(layer(inputs, training=True))
     return float(np.mean(outputs == 0))
 
 
-def test_training_calls_follow_the_bound_schedule():
-    layer = kerasdrop.ScheduledDropout(0.0, seed=0)
-    layer.set_step_schedules({"rate": schedules.Piecewise([2], [0.1, 0.7])}, 0)
+def test_training_calls_use_the_variable_and_leave_it_alone():
+    layer = kerasdrop.ScheduledDropout(0.3, seed=0)
     fractions = [zero_fraction(layer) for _ in range(4)]
-    np.testing.assert_allclose(fractions, [0.1, 0.1, 0.7, 0.7], atol=0.02)
-    assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == 4
-    assert layer.rate == pytest.approx(0.7)
-
-
-def test_inference_calls_do_not_count_steps():
-    layer = kerasdrop.ScheduledDropout(0.0, seed=0)
-    layer.set_step_schedules({"rate": schedules.Linear(0.0, 1.0, 10)}, 3)
-    np.testing.assert_array_equal(layer(X, training=False), X)
-    assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == 3
-    assert layer.rate == 0.0
-
-
-def test_a_negative_step_pauses_the_schedules():
-    layer = kerasdrop.ScheduledDropout(0.3, seed=0)
-    assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == -1
-    layer.set_step_schedules({"rate": schedules.Constant(0.9)})
-    assert zero_fraction(layer) == pytest.approx(0.3, abs=0.02)
+    np.testing.assert_allclose(fractions, [0.3] * 4, atol=0.02)
     assert layer.rate == pytest.approx(0.3)
-    assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == -1
+    layer.dropout_rates["rate"].assign(0.7)
+    assert zero_fraction(layer) == pytest.approx(0.7, abs=0.02)
 
 
-def test_unbound_layer_ignores_its_step():
-    layer = kerasdrop.ScheduledDropout(0.3, seed=0)
-    layer.schedule_step.assign(5)
-    assert zero_fraction(layer) == pytest.approx(0.3, abs=0.02)
-    assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == 5
-
-
-def test_unknown_rate_name_raises():
-    layer = kerasdrop.ScheduledDropout(0.3)
-    with pytest.raises(ValueError, match=r"names \['cell_rate'\]"):
-        layer.set_step_schedules({"cell_rate": schedules.Constant(0.1)})
-
-
-def test_step_counter_is_state_not_a_weight():
+def test_rates_are_state_not_weights():
     layer = kerasdrop.ScheduledDropout(0.3)
     layer.build((None, 4))
     assert layer.weights == []
-    assert any(v is layer.schedule_step for v in layer.variables)
+    rate = layer.dropout_rates["rate"]
+    assert any(v is rate for v in layer.non_trainable_variables)
 
 
 @pytest.mark.parametrize(
     "layer",
     [
-        kerasdrop.VariationalLSTM(4, input_rate=0.0, recurrent_rate=0.0),
-        kerasdrop.ZoneoutGRU(4, rate=0.0),
-        kerasdrop.WeightDropLSTM(4, rate=0.0),
+        kerasdrop.VariationalLSTM(4, input_rate=0.2, recurrent_rate=0.2),
+        kerasdrop.ZoneoutGRU(4, rate=0.2),
+        kerasdrop.WeightDropLSTM(4, rate=0.2),
     ],
     ids=lambda layer: type(layer).__name__,
 )
-def test_recurrent_layer_counts_one_step_per_call(layer):
-    # Five time steps per call: a count per time step would reach 0.5.
-    name = sorted(layer.dropout_rates)[-1]
-    layer.set_step_schedules({name: schedules.Linear(0.0, 1.0, 10)}, step=0)
+def test_recurrent_training_calls_leave_rates_alone(layer):
+    before = {name: getattr(layer, name) for name in layer.dropout_rates}
     sequences = np.ones((2, 5, 3), dtype="float32")
     layer(sequences, training=True)
     layer(sequences, training=True)
-    assert getattr(layer, name) == pytest.approx(0.1)
-    assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == 2
+    assert {name: getattr(layer, name) for name in before} == before
+
+
+def test_setting_a_rate_validates_it():
+    layer = kerasdrop.ScheduledDropout(0.3)
+    with pytest.raises(ValueError, match="Received: rate=1.5"):
+        layer.rate = 1.5
+    assert layer.rate == pytest.approx(0.3)
+
+
+def test_a_layer_declares_rates_with_rate_attributes():
+    class TwoRates(RateMixin, keras.layers.Layer):
+        cell_rate = Rate()
+        hidden_rate = Rate()
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.cell_rate = 0.1
+            self.hidden_rate = 0.2
+
+    layer = TwoRates()
+    assert sorted(layer.dropout_rates) == ["cell_rate", "hidden_rate"]
+    assert (layer.cell_rate, layer.hidden_rate) == (0.1, 0.2)
