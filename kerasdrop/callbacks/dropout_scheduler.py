@@ -409,6 +409,14 @@ class DropoutScheduler(keras.callbacks.Callback):
             if in_python:
                 self._assign(self._epoch_start_step + batch, in_python)
 
+    def on_epoch_end(self, epoch, logs=None):
+        # `fit` has the rates from the train step already; a custom training
+        # loop that calls the hooks itself gets them from the variables.
+        if logs is not None:
+            for target in self._targets:
+                if target.key not in logs:
+                    logs[target.key] = read_rate(target.variable)
+
     def on_train_end(self, logs=None):
         _train_step.unbind(self.model, self)
 
