@@ -4,8 +4,6 @@ Everything here is covered by `tests/test_compat.py`, so a Keras release that
 changes these internals fails loudly in one place.
 """
 
-import contextlib
-
 
 def flatten_layers(model):
     """Returns `model` and all its nested layers (RNN cells, wrapped layers).
@@ -33,23 +31,18 @@ def dropout_rnn_cell_base():
     return DropoutRNNCell
 
 
-@contextlib.contextmanager
-def substituted_weight(layer, name, value):
-    """Makes `layer.<name>` read `value` (a tensor) inside the block.
+def in_training_call():
+    """Whether a layer is being called with `training=True` right now.
 
-    Keras's LSTM and GRU read `cell.recurrent_kernel` when they run, both in
-    the cell's step and when handing the weights to cuDNN. Swapping in a
-    tensor computed from the variable (a DropConnect-masked kernel) makes
-    Keras's own implementation use it, and gradients reach the variable. The
-    attribute is set with `object.__setattr__`, bypassing Keras's tracking,
-    and always restored.
+    Keras resolves the `training` argument once for the outermost layer
+    call and keeps it in a private call context; code that reads a weight
+    without being called itself (an attribute read by another layer) can
+    only learn it there.
     """
-    original = layer.__dict__[name]
-    object.__setattr__(layer, name, value)
-    try:
-        yield
-    finally:
-        object.__setattr__(layer, name, original)
+    from keras.src.backend.common import global_state
+
+    context = global_state.get_global_attribute("current_call_ctx")
+    return bool(context is not None and context.get_value("training"))
 
 
 def is_functional(model):

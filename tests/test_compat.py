@@ -6,6 +6,7 @@ import pytest
 
 import kerasdrop
 from kerasdrop import _compat
+from tests.fit_probes import zero_fraction_model
 
 
 def test_flatten_layers_finds_nested_layers():
@@ -54,24 +55,67 @@ def test_rnn_draws_cell_masks_before_its_loop_and_resets_after():
     assert "step" in cell.events[2:-2]
 
 
-def test_substituted_weight_reaches_keras_lstm_and_is_restored():
-    x = keras.ops.ones((2, 4, 3))
-    layer = keras.layers.LSTM(5)
-    layer(x)
-    variable = layer.cell.recurrent_kernel
-    zeros = keras.ops.zeros(variable.shape)
-    with _compat.substituted_weight(layer.cell, "recurrent_kernel", zeros):
-        substituted = layer(x)
-    assert layer.cell.recurrent_kernel is variable
-    reference = keras.layers.LSTM(5)
-    reference(x)
-    kernel, _, bias = layer.get_weights()
-    reference.set_weights([kernel, keras.ops.convert_to_numpy(zeros), bias])
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(substituted),
-        keras.ops.convert_to_numpy(reference(x)),
-        atol=1e-6,
-    )
+def test_in_training_call_reads_the_outermost_training_argument():
+    seen = []
+
+    class Probe(keras.layers.Layer):
+        def call(self, inputs):  # No `training` argument of its own.
+            seen.append(_compat.in_training_call())
+            return inputs
+
+    outer = keras.Sequential([keras.Input((2,)), Probe()])
+    outer(np.ones((1, 2)), training=True)
+    outer(np.ones((1, 2)), training=False)
+    assert seen[-2:] == [True, False]
+    assert _compat.in_training_call() is False
+
+
+def test_child_layers_lists_direct_children_only():
+    inner = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    outer = keras.Sequential([keras.Input((2,)), inner, keras.layers.Dense(1)])
+    children = _compat.child_layers(outer)
+    assert inner in children and outer.layers[1] in children
+    assert inner.layers[0] not in children
+
+
+def test_fit_frame_and_compile_token():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    token = _compat.compile_token(model)
+    frames = []
+
+    class Hook(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            frames.append(_compat.fit_frame(self.model))
+
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), callbacks=[Hook()], verbose=0)
+    assert frames[0] is not None and frames[0].f_code.co_name == "fit"
+    assert _compat.fit_frame(model) is None
+    model.compile(optimizer="sgd", loss="mse")
+    assert _compat.compile_token(model) is not token
+    assert token is not None
+
+
+def test_sync_jax_fit_state_makes_a_mid_epoch_assignment_land():
+    # On every backend the assignment must reach the running loop; on JAX
+    # this needs the sync (the variable is emptied during the epoch).
+    layer = kerasdrop.ScheduledDropout(0.0, seed=0)
+    model, _ = zero_fraction_model(layer, units=2000, with_weights=True)
+    losses = []
+
+    class Assign(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            losses.append(float(logs["loss"]))
+            if batch == 0:
+                _compat.sync_jax_fit_state(layer.dropout_rates["rate"])
+                layer.dropout_rates["rate"].assign(1.0)
+
+    model.fit(
+        np.ones((16, 2000)), np.zeros((16, 1)), batch_size=8,
+        callbacks=[Assign()], verbose=0, shuffle=False,
+    )  # fmt: skip
+    # Running mean of the fraction dropped: batch 0 at 0, batch 1 at 1.
+    assert losses == [0.0, pytest.approx(0.5, abs=0.01)]
 
 
 def test_is_functional_tells_functional_from_other_models():

@@ -103,3 +103,53 @@ def test_invalid_arguments_raise(cls, keras_cls):
         cls(4, rate=None)
     with pytest.raises(ValueError, match="recurrent_dropout=0.3"):
         cls(4, recurrent_dropout=0.3)
+
+
+@pytest.mark.parametrize(
+    "layer_class, fused_name",
+    [
+        (kerasdrop.WeightDropLSTM, "bidirectional_lstm"),
+        (kerasdrop.WeightDropGRU, "bidirectional_gru"),
+    ],
+    ids=["WeightDropLSTM", "WeightDropGRU"],
+)
+def test_fused_bidirectional_kernel_gets_dropped_kernels(
+    monkeypatch, layer_class, fused_name
+):
+    # Keras's fused bidirectional LSTM/GRU (JAX and PyTorch on a GPU) reads
+    # both cells' kernels without calling the layers. Emulated on the CPU:
+    # Keras is pointed at a stand-in that records the kernels it receives,
+    # then declines (as the real one does without cuDNN), so Keras runs its
+    # two-layer path.
+    from keras.src import backend as keras_backend
+
+    received = []
+
+    def fused(*args, **kwargs):
+        received.append(
+            [kwargs["fwd_recurrent_kernel"], kwargs["bwd_recurrent_kernel"]]
+        )
+        raise NotImplementedError
+
+    monkeypatch.setattr(keras_backend, fused_name, fused, raising=False)
+    layer = keras.layers.Bidirectional(layer_class(16, rate=0.5, seed=1))
+    x = np.ones((2, 5, 3), dtype="float32")
+    layer(x)
+    cells = [layer.forward_layer.cell, layer.backward_layer.cell]
+    variables = [
+        keras.ops.convert_to_numpy(cell.recurrent_kernel_variable)
+        for cell in cells
+    ]
+    # At inference the fused kernel gets the weights as they are.
+    np.testing.assert_array_equal(
+        [keras.ops.convert_to_numpy(k) for k in received[-1]], variables
+    )
+    received.clear()
+    layer(x, training=True)
+    assert len(received) == 1
+    for kernel, variable in zip(received[0], variables):
+        kernel = keras.ops.convert_to_numpy(kernel)
+        dropped = kernel == 0
+        # 16 x 64 (LSTM) or 16 x 48 (GRU) entries, each dropped w.p. 0.5.
+        assert dropped.mean() == pytest.approx(0.5, abs=0.06)
+        np.testing.assert_allclose(kernel[~dropped], 2 * variable[~dropped])
