@@ -282,12 +282,12 @@ class DropoutScheduler(keras.callbacks.Callback):
             chosen = [h for h in holders if _matches(h, selector)]
             if not chosen:
                 shown = (
-                    selector
+                    repr(selector)
                     if isinstance(selector, str)
-                    else (f"layer '{selector.name}'")
+                    else f"{type(selector).__name__} '{selector.name}'"
                 )
                 raise ValueError(
-                    f"Unknown layer {shown!r} for DropoutScheduler: it holds "
+                    f"Unknown layer {shown} for DropoutScheduler: it holds "
                     "no schedulable rate in this model. Layers with "
                     f"schedulable rates: {[h.key for h in holders]}"
                 )

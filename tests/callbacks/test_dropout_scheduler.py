@@ -365,6 +365,65 @@ def test_verbose_reports_changes(capsys):
     assert out.count("drop_a/rate set to 0.3") == 1
 
 
+@pytest.mark.parametrize("unit", ["epoch", "batch"])
+def test_verbose_counts_epochs_from_one_as_the_progress_bar(capsys, unit):
+    schedule = kerasdrop.schedules.Piecewise([1], [0.3, 0.1])
+    if unit == "batch":
+        schedule = kerasdrop.schedules.Piecewise([4], [0.3, 0.1])
+    fit(small_model(), [DropoutScheduler(schedule, "drop_a", unit, verbose=1)],
+        2)  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "DropoutScheduler: epoch 1: drop_a/rate set to 0.3.",
+        "DropoutScheduler: epoch 2: drop_a/rate set to 0.1.",
+    ]
+
+
+def test_keras_learning_rate_scheduler_form_gets_the_current_rate():
+    calls = []
+
+    def halve(epoch, rate):
+        calls.append((epoch, rate))
+        return rate / 2
+
+    history = fit(small_model(), [DropoutScheduler(halve, "drop_a")], 3)
+    rates = history.history["drop_a/rate"]
+    assert rates == pytest.approx([0.25, 0.125, 0.0625])
+    assert calls == [(0, 0.5), (1, 0.25), (2, 0.125)]
+
+
+@pytest.mark.parametrize("unit", ["epoch", "batch"])
+def test_relative_schedule_keeps_per_layer_proportions(unit):
+    # drop_a is built at 0.5, drop_b at 0.2.
+    model = small_model()
+    cutoff = 2 if unit == "epoch" else 8
+    scheduler = DropoutScheduler(
+        kerasdrop.schedules.EarlyDropout(1.0, cutoff=cutoff),
+        unit=unit,
+        relative=True,
+    )
+    history = fit(model, [scheduler], epochs=3)
+    assert history.history["drop_a/rate"] == pytest.approx([0.5, 0.5, 0.0])
+    assert history.history["drop_b/rate"] == pytest.approx([0.2, 0.2, 0.0])
+    # A later fit with the same callback keeps the bases it started from.
+    scheduler = DropoutScheduler(
+        kerasdrop.schedules.Constant(0.5), unit=unit, relative=True
+    )
+    model = small_model()
+    fit(model, [scheduler], epochs=1)
+    fit(model, [scheduler], epochs=1)
+    assert model.get_layer("drop_a").rate == pytest.approx(0.25)
+    assert model.get_layer("drop_b").rate == pytest.approx(0.1)
+
+
+def test_layers_given_as_objects_select_those_layers():
+    model = small_model()
+    layer = model.get_layer("drop_b")
+    history = fit(model, [DropoutScheduler(0.05, layers=[layer])], 1)
+    assert history.history["drop_b/rate"] == pytest.approx([0.05])
+    assert "drop_a/rate" not in history.history
+
+
 def test_model_without_rates_raises():
     model = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dropout(0.5), keras.layers.Dense(1)]
@@ -379,6 +438,9 @@ def test_unknown_layer_name_lists_available_names():
         fit(small_model(), [DropoutScheduler({"nope": 0.1})], 1)
     with pytest.raises(ValueError, match=r"'nope'.*\['drop_a', 'drop_b'\]"):
         fit(small_model(), [DropoutScheduler(0.1, layers=["nope"])], 1)
+    other = kerasdrop.ScheduledDropout(0.1, name="elsewhere")
+    with pytest.raises(ValueError, match=r"'elsewhere'.*\['drop_a', 'drop_b'"):
+        fit(small_model(), [DropoutScheduler(0.1, layers=[other])], 1)
 
 
 def test_unknown_rate_name_lists_rate_names():
@@ -407,6 +469,13 @@ def test_bad_schedule_value_raises_and_keeps_old_rate(bad):
         ({"schedule": {}}, ValueError, "schedule"),
         ({"schedule": {"a": 0.1}, "layers": ["a"]}, ValueError, "layers"),
         ({"schedule": {"a": "x"}}, TypeError, "schedule"),
+        ({"schedule": 0.1, "layers": []}, ValueError, "drives nothing"),
+        ({"schedule": 0.1, "layers": [3]}, TypeError, "layers"),
+        (
+            {"schedule": keras.layers.Dropout(0.5)},
+            TypeError,
+            "Received: schedule=<Dropout",
+        ),
     ],
 )
 def test_invalid_arguments_raise(kwargs, error, match):
