@@ -119,9 +119,8 @@ def unbind(model, owner):
     if binding is None:
         return
     binding.owners.pop(owner, None)
-    if binding.owners:
-        _install(model, binding)
-    else:
+    # The schedulers of one `fit` end together: the last one restores.
+    if not binding.owners:
         release(model)
 
 
