@@ -49,8 +49,8 @@ def concrete_dropout_regularizers(
         to `ConcreteDropout` as keyword arguments.
 
     Examples:
-        >>> concrete_dropout_regularizers(1000, length_scale=1e-2)
-        {'weight_regularizer': 1e-07, 'dropout_regularizer': 0.002}
+        >>> concrete_dropout_regularizers(1000, length_scale=0.5)
+        {'weight_regularizer': 0.00025, 'dropout_regularizer': 0.002}
     """
     for name, value in (
         ("num_samples", num_samples),
@@ -320,3 +320,8 @@ class ConcreteDropout(keras.layers.Wrapper):
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        # Keras's `Wrapper.from_config` pops the layer out of the dict.
+        return super().from_config(dict(config), custom_objects)

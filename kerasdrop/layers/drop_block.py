@@ -84,7 +84,7 @@ def drop_block_gamma(rate, height, width, block_height, block_width):
     Examples:
         >>> gamma = drop_block_gamma(0.1, 14, 14, 7, 7)
         >>> round(float(gamma), 5)
-        0.06250
+        0.00625
     """
     rate = ops.cast(rate, "float32")
     area = ops.cast(height * width, "float32")
@@ -118,8 +118,11 @@ def drop_block_mask(shape, rate, block_size, seed):
         A float32 tensor of `shape`: 1 for kept units, 0 for dropped ones.
 
     Examples:
-        >>> mask = drop_block_mask((1, 6, 6, 1), 1.0, 3, seed=0)
+        >>> mask = drop_block_mask((1, 6, 6, 1), 0.0, 3, seed=0)
         >>> float(keras.ops.sum(mask))
+        36.0
+        >>> mask = drop_block_mask((1, 6, 6, 1), 1.0, 1, seed=0)
+        >>> float(keras.ops.sum(mask))  # 1x1 blocks: gamma is the rate.
         0.0
     """
     block_height, block_width = validate_block_size(block_size)
@@ -213,8 +216,10 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
     `rate` is the fraction the paper's `gamma` aims at. Blocks of nearby
     seeds may overlap, so the fraction actually dropped is a little lower:
     for example 0.093 at rate 0.1 and 0.243 at rate 0.3 for 7x7 blocks on
-    14x14 maps (see the layer's tests). Non-square maps and blocks work:
-    each side of the block is clipped to the map's side.
+    14x14 maps (see the layer's tests), and even at rate 1 some units may
+    stay. Units near the edges are covered by fewer possible blocks, so
+    they are dropped less often than central ones. Non-square maps and
+    blocks work: each side of the block is clipped to the map's side.
 
     Reference: Ghiasi, Lin and Le, 2018, "DropBlock: A regularization
     method for convolutional networks".
@@ -242,14 +247,18 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
         Same as the input.
 
     Examples:
-        >>> layer = kerasdrop.DropBlock2D(1.0, block_size=3, seed=0)
-        >>> x = np.ones((1, 6, 6, 1), dtype="float32")
-        >>> float(keras.ops.sum(layer(x, training=True)))
-        0.0
-        >>> layer.rate = 0.2
-        >>> print(layer(x, training=True).shape)
-        (1, 6, 6, 1)
-        >>> bool(np.all(layer(x) == x))
+        >>> layer = kerasdrop.DropBlock2D(0.2, block_size=3, seed=0)
+        >>> x = np.ones((2, 6, 6, 4), dtype="float32")
+        >>> y = keras.ops.convert_to_numpy(layer(x, training=True))
+        >>> print(y.shape)
+        (2, 6, 6, 4)
+        >>> # Kept units are scaled by the inverse of the kept fraction.
+        >>> bool(np.allclose(y.mean(), 1.0))
+        True
+        >>> bool(np.all(layer(x) == x))  # inference: the input
+        True
+        >>> layer.rate = 0.0
+        >>> bool(np.all(layer(x, training=True) == x))
         True
     """
 
