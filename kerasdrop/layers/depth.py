@@ -16,7 +16,8 @@ def depth_rates(max_rate, num_layers, min_rate=0.0):
     evenly from 0 to the maximum over the blocks. This returns
     `num_layers` evenly spaced rates from `min_rate` (first layer) to
     `max_rate` (last layer): timm's rule with the defaults, Huang et al.'s
-    with `min_rate=max_rate / num_layers`. Build one
+    with `min_rate=max_rate / num_layers`; a single layer gets `max_rate`.
+    Build one
     `kerasdrop.layers.DropPath` or `kerasdrop.DropBlock2D` per rate, and to
     ramp them up during training keep the proportions by giving
     `kerasdrop.callbacks.DropoutScheduler` one schedule per layer name.
@@ -46,6 +47,8 @@ def depth_rates(max_rate, num_layers, min_rate=0.0):
             "Invalid value received for argument `num_layers`. Expected a "
             f"positive integer. Received: num_layers={num_layers!r}"
         )
+    if num_layers == 1:
+        return [max_rate]  # The only layer is the last.
     rates = np.linspace(min_rate, max_rate, int(num_layers))
     # Rounded so that 0.1 reads as 0.1, not 0.10000000000000002.
     return [round(float(rate), 12) for rate in rates]
