@@ -166,8 +166,7 @@ def run(config):
             for repeat in range(config.repeats)
         ]
         results[size] = {
-            name: float(np.mean([run[name] for run in runs]))
-            for name in LAYERS
+            name: float(np.mean([run[name] for run in runs])) for name in LAYERS
         }
         print(
             f"N={size:6d}  "

@@ -114,9 +114,9 @@ def units_tensor(layer):
     read at their input. Any other layer is read at its output.
     """
     recurrent = isinstance(layer, keras.layers.RNN)
-    reads_input = (
-        recurrent and is_dropout_layer(layer)
-    ) or isinstance(layer, ConcreteDropout)
+    reads_input = (recurrent and is_dropout_layer(layer)) or isinstance(
+        layer, ConcreteDropout
+    )
     attribute = "input" if reads_input else "output"
     try:
         tensor = getattr(layer, attribute)

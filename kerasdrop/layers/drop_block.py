@@ -23,9 +23,7 @@ from keras import ops
 from kerasdrop.layers.rates import Rate
 from kerasdrop.layers.rates import RateMixin
 from kerasdrop.layers.rates import validate_rate
-from kerasdrop.layers.scheduled_spatial_dropout import (
-    _standardize_data_format,
-)
+from kerasdrop.layers.scheduled_spatial_dropout import _standardize_data_format
 
 
 def validate_block_size(block_size):

@@ -134,9 +134,7 @@ def test_on_mc_predict_samples():
     information = mutual_information(result["samples"])
     assert information.shape == (5,)
     assert np.all(information > 0)
-    assert np.all(
-        predictive_entropy(result["samples"]) <= math.log(3) + 1e-6
-    )
+    assert np.all(predictive_entropy(result["samples"]) <= math.log(3) + 1e-6)
     # Without dropout every sample is the same: no mutual information.
     dropout.rate = 0.0
     still = kerasdrop.analysis.mc_predict(

@@ -95,9 +95,7 @@ def test_regularizer_by_hand():
     data_loss = float(
         np.mean((_numpy(model(np.ones((4, 3)))) - 0.0) ** 2)
     )  # fmt: skip
-    evaluated = model.evaluate(
-        np.ones((4, 3)), np.zeros((4, 2)), verbose=0
-    )
+    evaluated = model.evaluate(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
     assert evaluated == pytest.approx(data_loss + expected, rel=1e-4)
 
 
@@ -124,9 +122,7 @@ def _regression_model(learned, scheduled=None):
         name=learned,
     )(inputs)
     if scheduled:
-        hidden = kerasdrop.ScheduledDropout(0.0, seed=0, name=scheduled)(
-            hidden
-        )
+        hidden = kerasdrop.ScheduledDropout(0.0, seed=0, name=scheduled)(hidden)
     model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     return model
@@ -193,9 +189,7 @@ def test_saving_round_trip_keeps_the_learned_rate(tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert loaded.get_layer("concrete").rate == pytest.approx(0.3, rel=1e-5)
     x = make_inputs((3, 4))
-    np.testing.assert_allclose(
-        _numpy(loaded(x)), _numpy(model(x)), rtol=1e-6
-    )
+    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)), rtol=1e-6)
     assert len(loaded.losses) == 1
 
 

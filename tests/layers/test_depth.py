@@ -9,7 +9,7 @@ def test_rates_rise_linearly_from_min_to_max():
     )
     # Huang et al.'s rule: the l-th of L blocks gets l / L * max_rate.
     huang = kerasdrop.layers.depth_rates(0.5, 5, min_rate=0.1)
-    assert huang == pytest.approx([0.5 * (l + 1) / 5 for l in range(5)])
+    assert huang == pytest.approx([0.5 * (i + 1) / 5 for i in range(5)])
     assert kerasdrop.layers.depth_rates(0.3, 1) == [0.3]
 
 

@@ -6,9 +6,15 @@ from keras import ops
 import kerasdrop
 from kerasdrop.layers.drop_block import drop_block_gamma
 from kerasdrop.layers.drop_block import drop_block_mask
+from tests.example_scripts import load_example
 from tests.fit_probes import ZeroFraction
 from tests.layer_testing import check_layer_contract
 from tests.layer_testing import make_inputs
+
+# Its `expected_fraction` computes the dropped fraction from first
+# principles: a unit covered by `c` possible blocks stays only if none of
+# their `c` seeds is drawn, probability `(1 - gamma)^c`.
+EXAMPLE = load_example("drop_block_fractions")
 
 
 def _numpy(x):
@@ -22,23 +28,9 @@ def _dropped_maps(shape, rate, block_size, seed=0):
 
 
 def _expected_fraction(rate, height, width, block_height, block_width):
-    """The expected dropped fraction, from first principles.
-
-    A unit covered by `c` possible blocks (those that fit in the map) stays
-    only if none of their `c` seeds is drawn: probability `(1 - gamma)^c`.
-    """
-    block_height, block_width = min(block_height, height), min(
-        block_width, width
-    )
-    gamma = (
-        rate * height * width / (block_height * block_width)
-        / ((height - block_height + 1) * (width - block_width + 1))
-    )  # fmt: skip
-    cover = np.zeros((height, width))
-    for top in range(height - block_height + 1):
-        for left in range(width - block_width + 1):
-            cover[top : top + block_height, left : left + block_width] += 1
-    return float(np.mean(1.0 - (1.0 - min(gamma, 1.0)) ** cover))
+    """The exact expected dropped fraction (square blocks)."""
+    assert block_height == block_width
+    return EXAMPLE.expected_fraction(rate, height, width, block_height)[1]
 
 
 def _whole_blocks(dropped, block_height, block_width):
@@ -96,9 +88,7 @@ def test_dropped_units_are_whole_blocks_inside_the_map(map_size, block_size):
     for mask in dropped:
         # Every dropped unit belongs to a whole block that fits in the map:
         # no partial block at an edge, no smaller shapes.
-        np.testing.assert_array_equal(
-            _whole_blocks(mask, *block_size), mask
-        )
+        np.testing.assert_array_equal(_whole_blocks(mask, *block_size), mask)
 
 
 def test_block_larger_than_the_map_is_clipped_to_it():
@@ -216,8 +206,12 @@ def test_scheduler_drives_the_rate_inside_compiled_fit():
     losses = history.history["loss"]
     assert losses[0] == 0.0
     # 64 x 8 maps per epoch: the fraction's standard error is about 0.005.
-    assert losses[1] == pytest.approx(_expected_fraction(0.15, 14, 14, 3, 3), abs=0.02)  # noqa: E501
-    assert losses[2] == pytest.approx(_expected_fraction(0.3, 14, 14, 3, 3), abs=0.02)  # noqa: E501
+    assert losses[1] == pytest.approx(
+        _expected_fraction(0.15, 14, 14, 3, 3), abs=0.02
+    )  # noqa: E501
+    assert losses[2] == pytest.approx(
+        _expected_fraction(0.3, 14, 14, 3, 3), abs=0.02
+    )  # noqa: E501
 
 
 def test_config_round_trip():

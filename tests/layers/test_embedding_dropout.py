@@ -120,9 +120,7 @@ def test_mask_zero_composes_with_a_masked_rnn():
         VOCABULARY, 3, 0.5, seed=1, mask_zero=True
     )
     ids = np.array([[3, 4, 0, 0], [5, 0, 0, 0]])
-    np.testing.assert_array_equal(
-        _numpy(layer.compute_mask(ids)), ids != 0
-    )
+    np.testing.assert_array_equal(_numpy(layer.compute_mask(ids)), ids != 0)
     inputs = keras.Input((4,), dtype="int32")
     rnn = keras.layers.SimpleRNN(2, return_sequences=True)
     model = keras.Model(inputs, rnn(layer(inputs)))
