@@ -28,9 +28,9 @@ References:
       Neural Networks".
 """
 
-import numbers
-
 import numpy as np
+
+from kerasdrop.analysis import _graph
 
 # Probabilities may sum to 1 only up to float32 rounding (or float16 in
 # mixed precision).
@@ -159,19 +159,6 @@ def _labels(labels, probabilities):
     return labels.astype("int64")
 
 
-def _validate_num_bins(num_bins):
-    if (
-        isinstance(num_bins, bool)
-        or not isinstance(num_bins, numbers.Integral)
-        or num_bins < 1
-    ):
-        raise ValueError(
-            "Invalid value received for argument `num_bins`. Expected a "
-            f"positive integer. Received: num_bins={num_bins!r}"
-        )
-    return int(num_bins)
-
-
 def calibration_bins(probabilities, labels, num_bins=15):
     """Confidence and accuracy of the predictions, in confidence bins.
 
@@ -196,7 +183,7 @@ def calibration_bins(probabilities, labels, num_bins=15):
         (array([nan, 0.5]), array([0, 2]))
     """
     probabilities = _probabilities(probabilities, "probabilities", 2)
-    num_bins = _validate_num_bins(num_bins)
+    num_bins = _graph.validate_positive_int(num_bins, "num_bins")
     labels = _labels(labels, probabilities)
     confidence = probabilities.max(axis=-1).ravel()
     correct = (probabilities.argmax(axis=-1) == labels).ravel()
