@@ -7,7 +7,10 @@ from kerasdrop import layers
 from kerasdrop import rnn
 from kerasdrop import schedules
 from kerasdrop import transfer
+from kerasdrop.layers import ConcreteDropout
+from kerasdrop.layers import DropBlock2D
 from kerasdrop.layers import DropPath
+from kerasdrop.layers import EmbeddingDropout
 from kerasdrop.layers import ScheduledDropout
 from kerasdrop.layers import ScheduledSpatialDropout1D
 from kerasdrop.layers import ScheduledSpatialDropout2D

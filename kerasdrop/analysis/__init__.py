@@ -1,7 +1,9 @@
-"""Measuring co-adaptation and checking the ensemble view of dropout."""
+"""Measuring co-adaptation, checking the ensemble view of dropout, and the
+uncertainty of Monte-Carlo dropout predictions."""
 
 from kerasdrop.analysis import coadaptation
 from kerasdrop.analysis import ensemble
+from kerasdrop.analysis import uncertainty
 from kerasdrop.analysis.coadaptation import ablation_curve
 from kerasdrop.analysis.coadaptation import ablation_interaction
 from kerasdrop.analysis.coadaptation import correlation_matrix
@@ -16,3 +18,9 @@ from kerasdrop.analysis.coadaptation import unit_mean_activations
 from kerasdrop.analysis.ensemble import all_masks
 from kerasdrop.analysis.ensemble import exact_average
 from kerasdrop.analysis.ensemble import mc_predict
+from kerasdrop.analysis.uncertainty import calibration_bins
+from kerasdrop.analysis.uncertainty import expected_calibration_error
+from kerasdrop.analysis.uncertainty import expected_entropy
+from kerasdrop.analysis.uncertainty import mutual_information
+from kerasdrop.analysis.uncertainty import predictive_entropy
+from kerasdrop.analysis.uncertainty import reliability_diagram

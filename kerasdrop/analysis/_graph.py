@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from kerasdrop import _compat
+from kerasdrop.layers.concrete_dropout import ConcreteDropout
 
 # Rows passed to one call of the model when many masked copies of the data
 # go through it.
@@ -26,12 +27,13 @@ def is_dropout_layer(layer):
     """Whether `layer` is a dropout layer: kerasdrop's or Keras's own.
 
     A kerasdrop layer is any layer with a non-empty `dropout_rates` (so
-    recurrent, zoneout and weight-drop layers count); of Keras's layers,
+    recurrent, zoneout and weight-drop layers count), and `ConcreteDropout`,
+    whose rate is learned rather than a rate variable; of Keras's layers,
     `Dropout`, the `SpatialDropout` layers, `GaussianDropout` and
     `AlphaDropout` count.
     """
     return bool(getattr(layer, "dropout_rates", None)) or isinstance(
-        layer, _KERAS_DROPOUT_TYPES
+        layer, _KERAS_DROPOUT_TYPES + (ConcreteDropout,)
     )
 
 
@@ -107,11 +109,15 @@ def units_tensor(layer):
     For a dropout layer these are the units it drops, its input. A
     feed-forward dropout layer is the identity at inference, so its output
     holds the same values, and splitting the model there leaves out no path
-    that bypasses the layer; a recurrent dropout layer is read at its input.
-    Any other layer is read at its output.
+    that bypasses the layer; a recurrent dropout layer, and
+    `ConcreteDropout` (which drops the inputs of the layer it wraps), are
+    read at their input. Any other layer is read at its output.
     """
     recurrent = isinstance(layer, keras.layers.RNN)
-    attribute = "input" if recurrent and is_dropout_layer(layer) else "output"
+    reads_input = (recurrent and is_dropout_layer(layer)) or isinstance(
+        layer, ConcreteDropout
+    )
+    attribute = "input" if reads_input else "output"
     try:
         tensor = getattr(layer, attribute)
     except (AttributeError, ValueError):

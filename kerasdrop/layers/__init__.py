@@ -1,6 +1,11 @@
 """Feed-forward dropout layers and the shared rate/mask mechanism."""
 
+from kerasdrop.layers.concrete_dropout import ConcreteDropout
+from kerasdrop.layers.concrete_dropout import concrete_dropout_regularizers
+from kerasdrop.layers.depth import depth_rates
+from kerasdrop.layers.drop_block import DropBlock2D
 from kerasdrop.layers.drop_path import DropPath
+from kerasdrop.layers.embedding_dropout import EmbeddingDropout
 from kerasdrop.layers.masks import dropout
 from kerasdrop.layers.masks import dropout_mask
 from kerasdrop.layers.rates import Rate

@@ -5,6 +5,7 @@ registered without an entry here, so the reliability tests stay complete.
 """
 
 import keras
+import numpy as np
 
 import kerasdrop
 
@@ -100,6 +101,40 @@ if hasattr(kerasdrop.layers, "DropPath"):
         lambda **kw: kerasdrop.layers.DropPath(0.3, seed=1, **kw),
         (4, 3, 3, 2),
     )
+
+LAYERS["DropBlock2D"] = (
+    lambda **kw: kerasdrop.DropBlock2D(0.3, block_size=3, seed=1, **kw),
+    (2, 6, 5, 3),
+)
+LAYERS["EmbeddingDropout"] = (
+    lambda **kw: kerasdrop.EmbeddingDropout(10, 4, 0.3, seed=1, **kw),
+    (2, 7),
+)
+LAYERS["ConcreteDropout"] = (
+    lambda **kw: kerasdrop.ConcreteDropout(
+        keras.layers.Dense(4, dtype=kw.get("dtype")),
+        init_min=0.3,
+        init_max=0.3,
+        seed=1,
+        **kw,
+    ),
+    (4, 6),
+)
+
+# Layers fed with token ids (vocabulary size) rather than floats.
+INTEGER_INPUTS = {"EmbeddingDropout": 10}
+
+# Layers whose rate is learned: not a schedulable rate variable.
+LEARNED_RATES = {"ConcreteDropout"}
+
+
+def make_input(name, seed=0):
+    """A test input for the layer `name` of the catalog."""
+    shape = LAYERS[name][1]
+    rng = np.random.default_rng(seed)
+    if name in INTEGER_INPUTS:
+        return rng.integers(0, INTEGER_INPUTS[name], shape).astype("int32")
+    return rng.standard_normal(shape).astype("float32")
 
 
 # A bare ZoneoutCell in keras.layers.RNN draws its masks inside the time

@@ -161,6 +161,74 @@ CASES = [
         ["`cell`", "Dense"],
     ),
     (
+        "drop-block-rate>1",
+        lambda: kerasdrop.DropBlock2D(1.5),
+        ValueError,
+        ["`rate`", "rate=1.5"],
+    ),
+    (
+        "drop-block-size-zero",
+        lambda: kerasdrop.DropBlock2D(0.1, block_size=0),
+        ValueError,
+        ["`block_size`", "block_size=0"],
+    ),
+    (
+        "drop-block-size-triple",
+        lambda: kerasdrop.DropBlock2D(0.1, block_size=(3, 3, 3)),
+        ValueError,
+        ["`block_size`", "(3, 3, 3)"],
+    ),
+    (
+        "drop-block-data-format",
+        lambda: kerasdrop.DropBlock2D(0.1, data_format="nhwc"),
+        ValueError,
+        ["`data_format`", "nhwc"],
+    ),
+    (
+        "drop-block-rank",
+        lambda: kerasdrop.DropBlock2D(0.1)(_seq(3)),
+        ValueError,
+        ["expected ndim=4", "ndim=3"],
+    ),
+    (
+        "embedding-dropout-rate-nan",
+        lambda: kerasdrop.EmbeddingDropout(10, 4, NAN),
+        ValueError,
+        ["`rate`", "rate=nan"],
+    ),
+    (
+        "embedding-dropout-rate-string",
+        lambda: kerasdrop.EmbeddingDropout(10, 4, "0.1"),
+        TypeError,
+        ["`rate`", "rate='0.1'"],
+    ),
+    (
+        "concrete-not-a-layer",
+        lambda: kerasdrop.ConcreteDropout("dense"),
+        ValueError,
+        ["`layer`", "layer='dense'"],
+    ),
+    (
+        "concrete-init-min-zero",
+        lambda: kerasdrop.ConcreteDropout(keras.layers.Dense(2), init_min=0),
+        ValueError,
+        ["`init_min`", "init_min=0"],
+    ),
+    (
+        "concrete-temperature-negative",
+        lambda: kerasdrop.ConcreteDropout(
+            keras.layers.Dense(2), temperature=-1.0
+        ),
+        ValueError,
+        ["`temperature`", "temperature=-1.0"],
+    ),
+    (
+        "concrete-regularizers-size",
+        lambda: kerasdrop.layers.concrete_dropout_regularizers(-5),
+        ValueError,
+        ["`num_samples`", "num_samples=-5"],
+    ),
+    (
         "schedule-end>1",
         lambda: schedules.Linear(0.5, 1.5, 10),
         ValueError,
@@ -249,6 +317,8 @@ def test_matrix_is_large():
         (lambda: kerasdrop.VariationalLSTM(4, input_rate=0.3), "input_rate",
          NAN),
         (lambda: kerasdrop.WeightDropGRU(4, rate=0.3), "rate", 1.01),
+        (lambda: kerasdrop.DropBlock2D(0.3), "rate", -0.5),
+        (lambda: kerasdrop.EmbeddingDropout(10, 2, 0.3), "rate", 1.5),
     ],
 )  # fmt: skip
 def test_failed_assignment_keeps_the_old_rate(layer, name, bad):

@@ -13,8 +13,11 @@ from keras import ops
 
 import kerasdrop
 from kerasdrop.callbacks.dropout_scheduler import find_rates
+from tests.reliability.catalog import INTEGER_INPUTS
 from tests.reliability.catalog import LAYERS
+from tests.reliability.catalog import LEARNED_RATES
 from tests.reliability.catalog import built_classes
+from tests.reliability.catalog import make_input
 from tests.reliability.catalog import registered_layer_classes
 from tests.reliability.catalog import skip_training_on_jax
 
@@ -39,13 +42,19 @@ for name in names:
         for layer, rates in find_rates(model).items()
         for rate, variable in rates.items()
     }
+    # Learned rates (ConcreteDropout) are trainable weights, not rate
+    # variables.
+    for layer in model.layers:
+        if getattr(layer, "rate_logit", None) is not None:
+            report[name][f"{layer.name}/learned"] = layer.rate
 json.dump(report, open(f"{folder}/rates.json", "w"))
 """
 
 
 def _model(name, dtype=None):
     factory, shape = LAYERS[name]
-    inputs = keras.Input(shape[1:])
+    input_dtype = "int32" if name in INTEGER_INPUTS else "float32"
+    inputs = keras.Input(shape[1:], dtype=input_dtype)
     layer = factory(dtype=dtype) if dtype else factory()
     return keras.Model(inputs, layer(inputs)), layer, shape
 
@@ -56,6 +65,12 @@ def _rates(model):
         for layer, rates in find_rates(model).items()
         for rate, variable in rates.items()
     }
+
+
+def _learned_rates(layer):
+    """Learned rate logits by key, as the loader reports them."""
+    logit = getattr(layer, "rate_logit", None)
+    return {} if logit is None else {f"{layer.name}/learned": logit}
 
 
 def test_catalog_covers_every_registered_layer():
@@ -72,19 +87,31 @@ def test_catalog_covers_every_registered_layer():
 def test_every_layer_loads_in_a_fresh_process(tmp_path):
     expected, expected_rates = {}, {}
     for index, name in enumerate(LAYERS):
-        model, _, shape = _model(name)
+        model, layer, shape = _model(name)
         rates = _rates(model)
-        assert rates, f"{name} exposes no schedulable rate"
+        if name in LEARNED_RATES:
+            # A learned rate is a trainable weight, never a rate variable
+            # that a scheduler would drive.
+            assert not rates, f"{name}'s learned rate is schedulable"
+            rates = _learned_rates(layer)
+        assert rates, f"{name} exposes no rate"
         # Distinctive current rates, to show that they are what is saved.
         for offset, variable in enumerate(rates.values()):
-            variable.assign(0.05 + 0.01 * index + 0.1 * offset)
-        x = np.random.default_rng(index).standard_normal(shape)
-        x = x.astype("float32")
+            rate = 0.05 + 0.01 * index + 0.1 * offset
+            if name in LEARNED_RATES:
+                rate = np.log(rate / (1 - rate))  # The logit.
+            variable.assign(rate)
+        x = make_input(name, seed=index)
         np.save(tmp_path / f"{name}_x.npy", x)
         expected[name] = ops.convert_to_numpy(model(x, training=False))
         expected_rates[name] = {
             key: float(ops.convert_to_numpy(v)) for key, v in rates.items()
         }
+        if name in LEARNED_RATES:
+            expected_rates[name] = {
+                key: 1 / (1 + np.exp(-value))
+                for key, value in expected_rates[name].items()
+            }
         model.save(tmp_path / f"{name}.keras")
     (tmp_path / "names.json").write_text(json.dumps(list(LAYERS)))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -113,7 +140,7 @@ def test_every_layer_loads_in_a_fresh_process(tmp_path):
 def test_mixed_precision(name, policy):
     factory, shape = LAYERS[name]
     layer = factory(dtype=policy)
-    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    x = make_input(name)
     for training in (False, True):
         out = keras.tree.flatten(layer(x, training=training))[0]
         assert keras.backend.standardize_dtype(out.dtype) == policy[6:]
@@ -121,6 +148,9 @@ def test_mixed_precision(name, policy):
             np.isfinite(ops.convert_to_numpy(ops.cast(out, "float32")))
         )
     rates = _rates(layer)
+    if name in LEARNED_RATES:
+        assert not rates
+        rates = _learned_rates(layer)
     assert rates
     for variable in rates.values():
         assert keras.backend.standardize_dtype(variable.dtype) == "float32"
@@ -131,7 +161,7 @@ def test_mixed_precision(name, policy):
 )
 def test_same_seed_gives_same_masks(name):
     factory, shape = LAYERS[name]
-    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    x = make_input(name)
     first, second = factory(), factory()
     first.build(shape)
     second.build(shape)

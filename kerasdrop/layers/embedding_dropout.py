@@ -1,0 +1,206 @@
+"""Embedding dropout: drops whole words, the same way at every occurrence.
+
+Dropping units of the embedded sequence (`Dropout` after `Embedding`) lets a
+word through at one position and not at the next. Embedding dropout drops
+rows of the embedding matrix instead -- words of the vocabulary -- so every
+occurrence of a dropped word in a sequence is zero, and the others are scaled
+by `1 / (1 - rate)`. Each sequence draws its own set of dropped words.
+
+References:
+    - Gal and Ghahramani, 2016, "A Theoretically Grounded Application of
+      Dropout in Recurrent Neural Networks", Section 4.1.
+    - Merity, Keskar and Socher, 2018, "Regularizing and Optimizing LSTM
+      Language Models" (AWD-LSTM's `embed_p`).
+"""
+
+import keras
+from keras import ops
+
+from kerasdrop.layers.rates import Rate
+from kerasdrop.layers.rates import RateMixin
+from kerasdrop.layers.rates import validate_rate
+
+
+def shared_noise(ids, noise):
+    """Gives all occurrences of an id in a row the same noise value.
+
+    The `k`-th smallest distinct id of row `b` takes `noise[b, k]`, so each
+    distinct id of a row gets one independent draw, and the work is a sort
+    of the ids: no draw per word of the vocabulary.
+
+    Args:
+        ids: Integer tensor `(batch, length)`.
+        noise: Float tensor of the same shape.
+
+    Returns:
+        A tensor like `noise`, equal at equal ids of a row.
+
+    Examples:
+        >>> ids = np.array([[5, 2, 5, 7, 2]])
+        >>> noise = np.array([[0.9, 0.2, 0.6, 0.0, 0.0]], "float32")
+        >>> print(keras.ops.convert_to_numpy(shared_noise(ids, noise)))
+        [[0.2 0.9 0.2 0.6 0.9]]
+    """
+    order = ops.argsort(ids, axis=-1)
+    sorted_ids = ops.take_along_axis(ids, order, axis=-1)
+    starts = ops.not_equal(sorted_ids[:, 1:], sorted_ids[:, :-1])
+    starts = ops.concatenate(
+        [ops.ones_like(sorted_ids[:, :1], dtype="bool"), starts], axis=-1
+    )
+    # The rank of each position's id among the row's distinct ids.
+    ranks = ops.cumsum(ops.cast(starts, "int32"), axis=-1) - 1
+    sorted_noise = ops.take_along_axis(noise, ranks, axis=-1)
+    return ops.take_along_axis(
+        sorted_noise, ops.argsort(order, axis=-1), axis=-1
+    )
+
+
+def embedding_dropout_mask(ids, rate, seed, dtype="float32"):
+    """Draws a mask over token ids that drops whole words per sequence.
+
+    Args:
+        ids: Integer tensor `(batch, ...)`; a sequence is everything a row
+            holds.
+        rate: Probability of dropping each distinct id of a sequence (a
+            float, a tensor or a variable).
+        seed: A `keras.random.SeedGenerator` (or an integer seed).
+        dtype: Dtype of the mask.
+
+    Returns:
+        A tensor shaped like `ids`: `0` at every occurrence of a dropped id,
+        `1 / (1 - rate)` elsewhere (zeros at rate 1).
+
+    Examples:
+        >>> ids = np.array([[3, 1, 3, 3], [1, 1, 2, 2]])
+        >>> mask = embedding_dropout_mask(ids, 0.0, seed=0)
+        >>> print(keras.ops.convert_to_numpy(mask))
+        [[1. 1. 1. 1.]
+         [1. 1. 1. 1.]]
+    """
+    ids = ops.convert_to_tensor(ids)
+    shape = ops.shape(ids)
+    rows = ops.reshape(ids, (shape[0], -1))
+    noise = keras.random.uniform(ops.shape(rows), seed=seed, dtype="float32")
+    noise = shared_noise(rows, noise)
+    rate = ops.cast(rate, "float32")
+    keep = ops.cast(ops.greater_equal(noise, rate), "float32")
+    mask = keep * ops.divide_no_nan(1.0, 1.0 - rate)
+    return ops.cast(ops.reshape(mask, shape), dtype)
+
+
+@keras.saving.register_keras_serializable(package="kerasdrop")
+class EmbeddingDropout(RateMixin, keras.layers.Embedding):
+    """An `Embedding` that drops whole words of each sequence, schedulably.
+
+    A drop-in for `keras.layers.Embedding` (it is one: same weights, config,
+    and `mask_zero` masking), with embedding dropout
+    during training: for each sequence, every distinct token id is dropped
+    with probability `rate` -- all its occurrences in the sequence give the
+    zero vector -- and the embeddings of the kept ids are scaled by
+    `1 / (1 - rate)`. This is dropping rows of the embedding matrix, drawn
+    anew per sequence (Gal & Ghahramani, 2016), the `embed_p` of AWD-LSTM.
+    At inference the layer is the plain `Embedding`.
+
+    The rate is a variable, as in every kerasdrop layer: `layer.rate = 0.1`
+    or `kerasdrop.callbacks.DropoutScheduler` changes it during `fit`
+    without tracing again. The mask costs a sort of each sequence's ids, not
+    a draw per word of the vocabulary.
+
+    Reference: Gal and Ghahramani, 2016, "A Theoretically Grounded
+    Application of Dropout in Recurrent Neural Networks".
+
+    Args:
+        input_dim: Integer. Size of the vocabulary.
+        output_dim: Integer. Dimension of the dense embedding.
+        rate: Float between 0 and 1. Probability of dropping each distinct
+            word of a sequence.
+        seed: Python integer, the random seed.
+        **kwargs: The other arguments of `keras.layers.Embedding`
+            (`embeddings_initializer`, `mask_zero`, `weights`, ...) and base
+            layer keyword arguments.
+
+    Call arguments:
+        inputs: Integer tensor of token ids, batch first. Everything a row
+            holds is one sequence.
+        training: Python boolean: drop words (`True`) or embed them all
+            (`False`, the default).
+
+    Input shape:
+        `(batch_size, ...)`, usually `(batch_size, sequence_length)`.
+
+    Output shape:
+        `(batch_size, ..., output_dim)`.
+
+    Examples:
+        >>> layer = kerasdrop.EmbeddingDropout(
+        ...     10, 2, rate=0.5, seed=0, embeddings_initializer="ones"
+        ... )
+        >>> ids = np.array([[4, 7, 4, 4, 7, 1]])
+        >>> y = keras.ops.convert_to_numpy(layer(ids, training=True))
+        >>> print(y.shape)
+        (1, 6, 2)
+        >>> # All occurrences of a word are dropped (0) or kept (2) together.
+        >>> all(len(set(y[0, ids[0] == word, 0])) == 1 for word in (1, 4, 7))
+        True
+        >>> print(keras.ops.convert_to_numpy(layer(ids))[0, :, 0])
+        [1. 1. 1. 1. 1. 1.]
+    """
+
+    rate = Rate("Current probability of dropping a word; assignable.")
+
+    def __init__(self, input_dim, output_dim, rate, seed=None, **kwargs):
+        validate_rate(rate, "rate")
+        # `weights` builds the layer inside Embedding's constructor, before
+        # the rate exists; set them once everything is created.
+        weights = kwargs.pop("weights", None)
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        if weights is not None:
+            self.build()
+            if not (isinstance(weights, list) and len(weights) == 1):
+                weights = [weights]
+            self.set_weights(weights)
+
+    def call(self, inputs, training=False):
+        outputs = super().call(inputs)
+        if not training:
+            return outputs
+        mask = embedding_dropout_mask(
+            inputs,
+            self.dropout_rates["rate"],
+            self.seed_generator,
+            dtype=outputs.dtype,
+        )
+        return outputs * ops.expand_dims(mask, -1)
+
+    def compute_output_spec(self, inputs, training=False):
+        return super().compute_output_spec(inputs)
+
+    def _dropout_state(self):
+        """The variables of the rate mechanism, in a fixed order."""
+        state = list(self.dropout_rates.values())
+        step = self.__dict__.get("_schedule_step")
+        return state + ([step] if step is not None else [])
+
+    # Embedding saves only its own weights (by position, for quantization);
+    # the rate and its state are appended after them.
+    def save_own_variables(self, store):
+        own = {}
+        super().save_own_variables(own)
+        for key, value in own.items():
+            store[key] = value
+        for index, variable in enumerate(self._dropout_state(), len(own)):
+            store[str(index)] = variable
+
+    def load_own_variables(self, store):
+        state = self._dropout_state()
+        first = len(store.keys()) - len(state)
+        super().load_own_variables(store)
+        for index, variable in enumerate(state, first):
+            variable.assign(store[str(index)])
+
+    def get_config(self):
+        config = {"rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), **config}
