@@ -179,10 +179,8 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
         return super().compute_output_spec(inputs)
 
     def _dropout_state(self):
-        """The variables of the rate mechanism, in a fixed order."""
-        state = list(self.dropout_rates.values())
-        step = self.__dict__.get("_schedule_step")
-        return state + ([step] if step is not None else [])
+        """The rate variables, in a fixed order."""
+        return list(self.dropout_rates.values())
 
     # Embedding saves only its own weights (by position, for quantization);
     # the rate and its state are appended after them.
