@@ -339,6 +339,13 @@ def exact_average(model, x, layer, batch_size=None):
     tensor = _graph.units_tensor(layer)
     rate = _binary_dropout_rate(layer, tensor)
     num_units = tensor.shape[-1]
+    if num_units is None:
+        raise ValueError(
+            "exact_average needs the number of units of the dropout layer "
+            f"'{layer.name}' from the model's graph, to enumerate its "
+            f"masks; its input has shape {tensor.shape}. Build the model "
+            "with a known last dimension, such as `keras.Input((units,))`."
+        )
     if num_units > MAX_EXACT_UNITS:
         raise ValueError(
             f"The dropout layer '{layer.name}' has {num_units} units: "

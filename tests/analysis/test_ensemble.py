@@ -387,3 +387,11 @@ def test_recurrent_kerasdrop_layers_count_as_dropout_layers():
     result = kerasdrop.analysis.mc_predict(model, x, num_samples=10)
     assert result["mean"].shape == (6, 2)
     assert np.all(result["std"] > 0)
+
+
+def test_exact_average_with_an_unknown_number_of_units_raises():
+    inputs = keras.Input((None,))
+    dropped = kerasdrop.ScheduledDropout(0.5, name="dropout")(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(dropped))
+    with pytest.raises(ValueError, match="number of units .* 'dropout'"):
+        kerasdrop.analysis.exact_average(model, np.ones((2, 4)), "dropout")

@@ -1,11 +1,14 @@
 """Step schedules: rates computed from a step counter inside a layer's call."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
 
 import kerasdrop
 from kerasdrop import schedules
+from kerasdrop.layers.rates import read_rate
 
 X = np.ones((8, 2000), dtype="float32")
 
@@ -79,3 +82,11 @@ def test_recurrent_layer_counts_one_step_per_call(layer):
     layer(sequences, training=True)
     assert getattr(layer, name) == pytest.approx(0.1)
     assert int(keras.ops.convert_to_numpy(layer.schedule_step)) == 2
+
+
+def test_read_rate_of_a_one_element_array_warns_nothing():
+    variable = keras.Variable(np.array([0.1], dtype="float32"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_rate(variable) == 0.1
+        assert read_rate(keras.Variable(np.float32(0.25))) == 0.25
