@@ -75,3 +75,20 @@ def call_concrete_function(function, flat_inputs):
     variables, read at each call).
     """
     return function._call_flat(list(flat_inputs), function.captured_inputs)
+
+
+def output_layers(model):
+    """Returns the layers that produce the outputs of a Functional or
+    Sequential model, one per output.
+
+    Keras's public `layer.output` of a nested model is the nested model's
+    own output, not that of its call in the outer graph, so this reads the
+    layer that produced each output tensor from the tensor's private
+    `_keras_history`.
+    """
+    import keras
+
+    return [
+        tensor._keras_history.operation
+        for tensor in keras.tree.flatten(model.outputs)
+    ]

@@ -234,3 +234,18 @@ def test_no_dropout_after_the_model_outputs(factory):
 def test_only_the_output_layer_matching_raises():
     with pytest.raises(ValueError, match="model's outputs"):
         transfer.insert_dropout(_sequential(), after="output")
+
+
+def test_no_dropout_after_a_nested_model_that_ends_the_model():
+    inner = _sequential()
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, inner(inputs))
+    copy = transfer.insert_dropout(model, after=keras.layers.Dense)
+    names = [layer.name for layer in copy.get_layer("sequential").layers]
+    assert names == [
+        "dense_a",
+        "dense_a_dropout",
+        "dense_b",
+        "dense_b_dropout",
+        "output",
+    ]
