@@ -104,9 +104,7 @@ def insert_dropout(
     return copy
 
 
-def rebuild(
-    model, matches, make_layer, adjust_call=None, matched_outputs=None
-):
+def rebuild(model, matches, make_layer, adjust_call=None, matched_outputs=None):
     """Copies `model` (weights included), adding `make_layer(layer)` after
     every layer for which `matches(layer)` is true, except the layers that
     produce the model's outputs.

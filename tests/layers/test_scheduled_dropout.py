@@ -300,7 +300,7 @@ FEED_FORWARD_LAYERS = [
     (lambda: kerasdrop.ScheduledDropout(0.5, (None, 1, 6), seed=1), (16, 3, 6)),
     (lambda: kerasdrop.ScheduledSpatialDropout1D(0.5, seed=1), (16, 3, 6)),
     (lambda: kerasdrop.ScheduledSpatialDropout2D(0.5, seed=1), (16, 2, 3, 6)),
-    (lambda: kerasdrop.ScheduledSpatialDropout3D(0.5, seed=1), (16, 2, 2, 3, 6)),
+    (lambda: kerasdrop.ScheduledSpatialDropout3D(0.5, seed=1), (8, 2, 2, 2, 6)),
     (lambda: kerasdrop.layers.DropPath(0.5, seed=1), (16, 3, 6)),
     (lambda: kerasdrop.VariationalDropout(0.5, seed=1), (16, 3, 6)),
 ]

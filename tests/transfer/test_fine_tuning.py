@@ -97,9 +97,7 @@ def test_unfreeze_without_optimizer_recompiles_a_fresh_copy(tiny_backbone):
 
 def _trainable_flags(model):
     backbone = transfer.find_backbone(model)
-    return [backbone.trainable] + [
-        layer.trainable for layer in backbone.layers
-    ]
+    return [backbone.trainable] + [layer.trainable for layer in backbone.layers]
 
 
 @pytest.mark.parametrize(
