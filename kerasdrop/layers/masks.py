@@ -76,8 +76,8 @@ def concrete_noise_shape(inputs, noise_shape):
         message = (
             "Invalid value received for argument `noise_shape`. Each "
             "entry must be None, 1 or the input's size on that axis; "
-            f"axis {axis} of the inputs has size {{}}. "
-            f"Received: noise_shape={noise_shape}"
+            f"axis {axis} has size {{}} in inputs of shape "
+            f"{tuple(inputs.shape)}. Received: noise_shape={noise_shape}"
         )
         if isinstance(size, int):
             if dim != size:

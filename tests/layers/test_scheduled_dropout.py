@@ -366,8 +366,9 @@ def test_layers_with_a_fixed_mask_shape_reject_noise_shape(cls):
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
+@pytest.mark.parametrize("rows", [1, 4])
 def test_fixed_noise_shape_entry_must_match_an_unknown_batch_size(
-    run_eagerly,
+    rows, run_eagerly
 ):
     # noise_shape=(3, None) fixes the batch axis of the mask at 3: a batch
     # of another size is an error that names noise_shape, not a broadcast
@@ -379,14 +380,15 @@ def test_fixed_noise_shape_entry_must_match_an_unknown_batch_size(
         ]
     )
     model.compile(optimizer="sgd", loss="mse", run_eagerly=run_eagerly)
-    x = np.ones((6, 5), dtype="float32")
-    history = model.fit(x, x, batch_size=3, epochs=1, verbose=0)
+    x = np.ones((6 + rows, 5), dtype="float32")
+    history = model.fit(x[:6], x[:6], batch_size=3, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     errors = (ValueError,)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
+        # Raised when the traced step runs, the batch size unknown before.
         errors += (tf.errors.InvalidArgumentError,)
-    for rows in (1, 4):
-        with pytest.raises(errors, match=r"noise_shape=\(3, None\)"):
-            model.fit(x[:rows], x[:rows], batch_size=rows, verbose=0)
+    # Two batches of 3, then one of `rows`, in one fit.
+    with pytest.raises(errors, match=r"noise_shape=\(3, None\)"):
+        model.fit(x, x, batch_size=3, shuffle=False, verbose=0)
