@@ -190,8 +190,9 @@ def test_error(probabilities, labels):
 # ---------------------------------------------------------------------------
 # 1. Monte-Carlo averaging against weight scaling. For each repeat,
 # `mc_predict` draws max(sample_counts) subnetworks per test row in one
-# batched call; the first k of them give the k-sample average, so the curve
-# for every k costs a single call.
+# batched call (`batch_size=None`: the digits test set is small enough); the
+# first k of them give the k-sample average, so the curve for every k costs
+# a single call.
 # ---------------------------------------------------------------------------
 
 
@@ -202,7 +203,11 @@ def monte_carlo_curve(args, model, x_test, y_test):
     for repeat in range(args.repeats):
         keras.utils.set_random_seed(args.seed + 1000 + repeat)
         samples = kerasdrop.analysis.mc_predict(
-            model, x_test, num_samples=counts.max(), return_samples=True
+            model,
+            x_test,
+            num_samples=counts.max(),
+            batch_size=None,
+            return_samples=True,
         )["samples"].astype("float64")
         log_samples = np.log(np.maximum(samples, 1e-30))
         for combine in errors:

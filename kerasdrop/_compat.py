@@ -139,3 +139,20 @@ def fit_frame(model):
             return frame
         frame = frame.f_back
     return None
+
+
+def output_layers(model):
+    """Returns the layers that produce the outputs of a Functional or
+    Sequential model, one per output.
+
+    Keras's public `layer.output` of a nested model is the nested model's
+    own output, not that of its call in the outer graph, so this reads the
+    layer that produced each output tensor from the tensor's private
+    `_keras_history`.
+    """
+    import keras
+
+    return [
+        tensor._keras_history.operation
+        for tensor in keras.tree.flatten(model.outputs)
+    ]

@@ -34,14 +34,17 @@ def _check_number(value, name, minimum=None, strict=False, integer=False):
             f"{expected}. Received: {name}={value!r}"
         )
     value = int(value) if integer else float(value)
-    if math.isnan(value) or (
+    # Infinity is refused too: `gamma=inf` would give a NaN rate.
+    if not math.isfinite(value) or (
         minimum is not None
         and (value <= minimum if strict else value < minimum)
     ):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
+        bound = ""
+        if minimum is not None:
+            bound = f" > {minimum}" if strict else f" >= {minimum}"
         raise ValueError(
             f"Invalid value received for argument `{name}`. Expected a "
-            f"value {bound}. Received: {name}={value}"
+            f"finite value{bound}. Received: {name}={value}"
         )
     return value
 

@@ -148,3 +148,18 @@ def test_call_concrete_function_reads_current_variables_and_keeps_structure():
     variable.assign(0.0)
     outputs = _compat.call_concrete_function(concrete, (x, y))
     np.testing.assert_allclose(outputs["sum"], [1.0, 2.0])
+
+
+def test_output_layers_are_the_producers_in_the_outer_graph():
+    inner = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")],
+        name="inner",
+    )
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(4, name="hidden")(inputs)
+    first = keras.layers.Dense(2, name="first")(hidden)
+    model = keras.Model(inputs, [first, inner(hidden)])
+    names = [layer.name for layer in _compat.output_layers(model)]
+    assert names == ["first", "inner"]
+    sequential = keras.Sequential([keras.Input((4,)), inner])
+    assert _compat.output_layers(sequential) == [inner]

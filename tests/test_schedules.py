@@ -88,6 +88,8 @@ def test_serialization_round_trip(schedule):
         (lambda: schedules.Exponential(0.5, 1.5), ValueError, "decay_rate"),
         (lambda: schedules.Curriculum(0.5, 0.0), ValueError, "gamma"),
         (lambda: schedules.Curriculum(0.5, float("nan")), ValueError, "gamma"),
+        (lambda: schedules.Curriculum(0.5, float("inf")), ValueError, "gamma"),
+        (lambda: schedules.Linear(0.5, 0.0, math.inf), ValueError, "duration"),
         (lambda: schedules.EarlyDropout(0.5, -1), ValueError, "cutoff"),
         (lambda: schedules.EarlyDropout(0.5, 2.5), TypeError, "cutoff"),
         (lambda: schedules.EarlyDropout(0.5, 2, "cubic"), ValueError, "mode"),

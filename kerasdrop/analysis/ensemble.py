@@ -17,16 +17,25 @@ Dropout"). This module lets you check both on your own model:
   returns the arithmetic and normalized geometric means of the output.
 """
 
+import contextlib
+import warnings
 import weakref
 
 import keras
 import numpy as np
 from keras import ops
 
+from kerasdrop import _compat
 from kerasdrop.analysis import _graph
+from kerasdrop.layers.rates import validate_rate
 
 MAX_EXACT_UNITS = 20
 """The most units `exact_average` enumerates (`2^20` masks)."""
+
+DEFAULT_MC_BATCH_SIZE = _graph.DEFAULT_ROWS_PER_CALL
+"""Rows per call of the model in `mc_predict` unless told otherwise (16384,
+as in `exact_average`): large calls keep the eager calls efficient, and
+memory stays bounded whatever `num_samples` is."""
 
 _COMBINE = ("mean", "geometric")
 
@@ -124,13 +133,187 @@ def _normalized_geometric_mean(mean_log, single_output):
     return geometric[..., 1:] if single_output else geometric
 
 
+class _RateTarget:
+    """One dropout rate of a layer: a kerasdrop rate variable, or the float
+    `rate` attribute of one of Keras's dropout layers."""
+
+    def __init__(self, layer, name, variable=None):
+        self.layer = layer
+        self.name = name
+        self.variable = variable
+        self.key = f"{layer.name}/{name}"
+
+    def get(self):
+        """The current value, exactly (an array for a variable)."""
+        if self.variable is None:
+            return self.layer.rate
+        return ops.convert_to_numpy(ops.copy(self.variable))
+
+    def set(self, value):
+        if self.variable is None:
+            self.layer.rate = value
+        else:
+            self.variable.assign(value)
+
+    def is_zero(self):
+        return float(np.max(self.get())) == 0.0
+
+
+def _rate_targets(model):
+    """Every rate of every dropout layer of `model`, nested ones included.
+
+    A kerasdrop recurrent layer shows the rate variables of its cell, which
+    is a layer too: each variable is listed once, under the outer layer.
+    """
+    targets, seen = [], set()
+    for layer in _compat.flatten_layers(model):
+        rates = getattr(layer, "dropout_rates", None)
+        if rates:
+            for name, variable in rates.items():
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    targets.append(_RateTarget(layer, name, variable))
+        elif _graph.is_dropout_layer(layer):
+            targets.append(_RateTarget(layer, "rate"))
+    return targets
+
+
+def _rates_for_the_pass(model, targets, rate):
+    """`[(target, value)]` for `rate`, checked before anything changes."""
+    if isinstance(rate, dict):
+        chosen = []
+        for key, value in rate.items():
+            if isinstance(key, keras.layers.Layer):
+                matching = [t for t in targets if t.layer is key]
+            elif isinstance(key, str):
+                matching = [t for t in targets if key in (t.layer.name, t.key)]
+            else:
+                raise TypeError(
+                    "Invalid type received for a key of argument `rate`. "
+                    "Expected a layer, a layer name or '<layer>/<rate>'. "
+                    f"Received: {key!r} of type {type(key).__name__}"
+                )
+            if not matching:
+                raise ValueError(
+                    f"No dropout rate of the model '{model.name}' is named "
+                    f"{key!r} (a key of argument `rate`). Its dropout "
+                    f"layers and rates are: {[t.key for t in targets]}"
+                )
+            value = validate_rate(value, f"rate[{key!r}]")
+            chosen.extend((target, value) for target in matching)
+    else:
+        value = validate_rate(rate, "rate")
+        chosen = [(target, value) for target in targets]
+    for target, value in chosen:
+        if target.variable is None and value > 0.0:
+            if not hasattr(target.layer, "seed_generator"):
+                raise ValueError(
+                    f"The layer '{target.layer.name}' (Keras's "
+                    f"{type(target.layer).__name__}) was created with rate "
+                    "0, so Keras gave it no random generator and it cannot "
+                    "drop at another rate. Use a kerasdrop layer, such as "
+                    "`kerasdrop.ScheduledDropout`, whose rate can change."
+                )
+    return chosen
+
+
+@contextlib.contextmanager
+def _rates_set_to(model, targets, rate):
+    """Sets the rates `rate` asks for inside the block, then puts back
+    exactly what was there, even if the block raises."""
+    if rate is None:
+        yield
+        return
+    chosen = _rates_for_the_pass(model, targets, rate)
+    saved = [(target, target.get()) for target, _ in chosen]
+    try:
+        for target, value in chosen:
+            target.set(value)
+        yield
+    finally:
+        for target, value in saved:
+            target.set(value)
+
+
+def _monte_carlo_batches(x, num_rows, num_samples, batch_size):
+    """Yields `(start, batch)`: rows `start:start + len(batch)` of `x`
+    repeated `num_samples` times (all rows of sample 0, then of sample 1,
+    ...), built one batch at a time."""
+    tensors = keras.tree.map_structure(ops.convert_to_tensor, x)
+    total = num_samples * num_rows
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        if start // num_rows == (stop - 1) // num_rows:
+            first = start % num_rows
+            batch = keras.tree.map_structure(
+                lambda t, a=first, b=first + stop - start: t[a:b], tensors
+            )
+        else:
+            rows = np.arange(start, stop) % num_rows
+            batch = keras.tree.map_structure(
+                lambda t, r=rows: ops.take(t, r, axis=0), tensors
+            )
+        yield start, batch
+
+
+class _RunningMoments:
+    """Per-row count, mean and sum of squared deviations of the samples.
+
+    Batches hold rows of the repeated input in order, so a batch is a tail
+    of one sample's rows, some whole samples and a head of the next; each
+    part is merged with Chan et al.'s update, in float64.
+    """
+
+    def __init__(self, num_rows):
+        self.num_rows = num_rows
+        self.count = np.zeros(num_rows)
+        self.mean = None
+        self.m2 = None
+
+    def add(self, start, outputs):
+        outputs = np.asarray(outputs, dtype="float64")
+        if self.mean is None:
+            shape = (self.num_rows,) + outputs.shape[1:]
+            self.mean = np.zeros(shape)
+            self.m2 = np.zeros(shape)
+        index, position = 0, start % self.num_rows
+        while index < len(outputs):
+            if position == 0 and len(outputs) - index >= self.num_rows:
+                whole = (len(outputs) - index) // self.num_rows
+                block = outputs[index : index + whole * self.num_rows]
+                block = block.reshape((whole,) + self.mean.shape)
+                self._merge(slice(None), whole, block)
+                index += whole * self.num_rows
+                continue
+            stop = min(self.num_rows, position + len(outputs) - index)
+            part = outputs[index : index + stop - position]
+            self._merge(slice(position, stop), 1, part[None])
+            index += stop - position
+            position = stop % self.num_rows
+
+    def _merge(self, rows, count, block):
+        mean = block.mean(axis=0)
+        m2 = ((block - mean) ** 2).sum(axis=0)
+        old = self.count[rows].reshape((-1,) + (1,) * (mean.ndim - 1))
+        total = old + count
+        delta = mean - self.mean[rows]
+        self.mean[rows] += delta * (count / total)
+        self.m2[rows] += m2 + delta**2 * (old * count / total)
+        self.count[rows] += count
+
+    def std(self):
+        count = self.count.reshape((-1,) + (1,) * (self.mean.ndim - 1))
+        return np.sqrt(self.m2 / count)
+
+
 def mc_predict(
     model,
     x,
     num_samples=50,
     combine="mean",
-    batch_size=None,
+    batch_size=DEFAULT_MC_BATCH_SIZE,
     return_samples=False,
+    rate=None,
 ):
     """Monte-Carlo dropout prediction, with only the dropout layers active.
 
@@ -143,11 +326,23 @@ def mc_predict(
     `model(x, training=True)`. The dropout of Keras's recurrent layers (their
     `dropout` and `recurrent_dropout` arguments) stays off.
 
+    The samples use the layers' **current rates**: after a schedule that
+    ended at 0 (`EarlyDropout`, an annealed rate), every sample is the
+    inference output and the spread is 0: if every rate of the model is 0
+    and `rate` is not given, a `UserWarning` names the layers. Pass `rate`
+    to sample at other rates: they are set for this call only and put back
+    afterwards, also when the call fails.
+
     The model is rebuilt once (with `keras.models.clone_model`, reusing its
-    layers, so the weights are shared and training continues to show) and
-    the input is repeated `num_samples` times, so all samples run in one
-    batched call. This needs a Functional or Sequential model with a single
-    output; a subclassed model raises a `ValueError`.
+    layers, so the weights are shared and training continues to show). The
+    input is repeated `num_samples` times (all rows for the first sample,
+    then for the second, ...) and goes through the model `batch_size` rows
+    at a time: each batch is built from `x` when it is needed, and only the
+    running mean and spread of the outputs are kept, so memory is bounded
+    by `batch_size` rows whatever `num_samples` is (unless
+    `return_samples=True`, which keeps every output). This needs a
+    Functional or Sequential model with a single output; a subclassed model
+    raises a `ValueError`.
 
     Reference: Gal & Ghahramani, 2016, "Dropout as a Bayesian
     Approximation: Representing Model Uncertainty in Deep Learning".
@@ -161,8 +356,16 @@ def mc_predict(
             that are probabilities (a softmax, or a single sigmoid unit read
             as two classes).
         batch_size: Rows per call of the model, out of
-            `num_samples * len(x)`; `None` for a single call.
+            `num_samples * len(x)`: 16384 by default; `None` for a single
+            call of all the rows. The same seeds and `batch_size` give the
+            same masks.
         return_samples: Whether to return every sample as well.
+        rate: Rates for this call instead of the current ones: a float for
+            every rate of every dropout layer (a zoneout rate is the
+            probability of keeping the previous state), or a dict from a
+            layer, a layer name or a `"<layer name>/<rate name>"` key (as
+            `DropoutScheduler` logs them, e.g. `"lstm/recurrent_rate"`) to
+            its rate. `None` (the default) uses the current rates.
 
     Returns:
         A dict with `"mean"`, the combined prediction (shape of
@@ -182,6 +385,12 @@ def mc_predict(
         ... )
         >>> result["mean"].shape, result["std"].shape
         ((5, 3), (5, 3))
+        >>> model.layers[1].rate = 0.0  # A schedule that ended at 0.
+        >>> result = kerasdrop.analysis.mc_predict(
+        ...     model, np.ones((5, 4)), num_samples=10, rate=0.3
+        ... )
+        >>> model.layers[1].rate  # Put back after the call.
+        0.0
     """
     num_samples = _graph.validate_positive_int(num_samples, "num_samples")
     batch_size = _graph.validate_positive_int(
@@ -195,32 +404,61 @@ def mc_predict(
     mc_model = _mc_model(model)
     _graph.model_output(model)  # Raises for several outputs.
     num_rows = _graph.count_rows(x)
-
-    def tile(array):
-        array = ops.convert_to_tensor(array)
-        return ops.tile(array, (num_samples,) + (1,) * (len(array.shape) - 1))
-
-    tiled = keras.tree.map_structure(tile, x)
-    outputs = _graph.predict(mc_model, tiled, batch_size)
-    samples = outputs.reshape((num_samples, num_rows) + outputs.shape[1:])
-    # Half-precision outputs (mixed precision) are averaged in float32.
-    samples = samples.astype(np.result_type(samples.dtype, "float32"))
-    result = {"std": samples.std(axis=0)}
-    if combine == "mean":
-        result["mean"] = samples.mean(axis=0)
-    else:
-        log_probabilities = _log_probabilities(samples)
-        if log_probabilities is None:
-            raise ValueError(
-                'combine="geometric" needs outputs that are probabilities '
-                "(between 0 and 1), such as a softmax. The model's outputs "
-                f"range over [{samples.min()}, {samples.max()}]."
+    if num_rows == 0:
+        raise ValueError(
+            "Invalid value received for argument `x`. Expected at least one "
+            "row. Received: x with 0 rows"
+        )
+    total = num_samples * num_rows
+    batch_size = total if batch_size is None else min(batch_size, total)
+    targets = _rate_targets(model)
+    with _rates_set_to(model, targets, rate):
+        zero = [t.key for t in targets if t.is_zero()]
+        if rate is None and len(zero) == len(targets):
+            warnings.warn(
+                f"Every dropout rate of the model '{model.name}' is 0 "
+                f"({zero}), so every Monte-Carlo sample is the inference "
+                "output and the spread is 0. mc_predict uses the current "
+                "rates; pass `rate=` to sample at another rate.",
+                UserWarning,
+                stacklevel=2,
             )
+        moments = _RunningMoments(num_rows)
+        log_moments = _RunningMoments(num_rows) if combine != "mean" else None
+        samples = None
+        for start, batch in _monte_carlo_batches(
+            x, num_rows, num_samples, batch_size
+        ):
+            outputs = ops.convert_to_numpy(mc_model(batch, training=False))
+            # Half-precision outputs (mixed precision) are averaged in
+            # float32 or more.
+            dtype = np.result_type(outputs.dtype, "float32")
+            moments.add(start, outputs)
+            if log_moments is not None:
+                log_probabilities = _log_probabilities(outputs)
+                if log_probabilities is None:
+                    raise ValueError(
+                        'combine="geometric" needs outputs that are '
+                        "probabilities (between 0 and 1), such as a softmax. "
+                        "The model's outputs range over "
+                        f"[{outputs.min()}, {outputs.max()}]."
+                    )
+                log_moments.add(start, log_probabilities)
+            if return_samples:
+                if samples is None:
+                    samples = np.empty((total,) + outputs.shape[1:], dtype)
+                samples[start : start + len(outputs)] = outputs
+    result = {"std": moments.std().astype(dtype)}
+    if combine == "mean":
+        result["mean"] = moments.mean.astype(dtype)
+    else:
         result["mean"] = _normalized_geometric_mean(
-            log_probabilities.mean(axis=0), samples.shape[-1] == 1
-        ).astype(samples.dtype)
+            log_moments.mean, result["std"].shape[-1] == 1
+        ).astype(dtype)
     if return_samples:
-        result["samples"] = samples
+        result["samples"] = samples.reshape(
+            (num_samples, num_rows) + samples.shape[1:]
+        )
     return result
 
 
@@ -339,6 +577,13 @@ def exact_average(model, x, layer, batch_size=None):
     tensor = _graph.units_tensor(layer)
     rate = _binary_dropout_rate(layer, tensor)
     num_units = tensor.shape[-1]
+    if num_units is None:
+        raise ValueError(
+            "exact_average needs the number of units of the dropout layer "
+            f"'{layer.name}' from the model's graph, to enumerate its "
+            f"masks; its input has shape {tensor.shape}. Build the model "
+            "with a known last dimension, such as `keras.Input((units,))`."
+        )
     if num_units > MAX_EXACT_UNITS:
         raise ValueError(
             f"The dropout layer '{layer.name}' has {num_units} units: "

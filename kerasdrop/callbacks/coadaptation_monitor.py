@@ -1,6 +1,8 @@
 """A callback that logs co-adaptation measures of chosen layers during `fit`."""
 
+import collections.abc
 import math
+import sys
 import weakref
 
 import keras
@@ -73,16 +75,27 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     very short epochs use `every` to keep the share of training time small.
 
     Args:
-        x: Probe inputs, fixed for the whole run. At most `max_samples` rows
-            are used.
-        y: Probe targets, needed by the ablation measures.
+        x: Probe inputs, fixed for the whole run, in the forms `fit` takes:
+            a NumPy array or tensor with rows first (or a list or dict of
+            them, one per model input; a nested list of numbers is one
+            array); an `(x, y)` or `(x, y, sample_weight)` tuple, as
+            `validation_data` (the weights are not used); or a batched
+            `tf.data.Dataset` or `keras.utils.PyDataset` whose elements are
+            `x`, `(x, y)` or `(x, y, sample_weight)`, of which the first
+            `max_samples` rows are read once, when the monitor is made. A
+            generator or iterator is refused, since reading it would use it
+            up. At most `max_samples` rows are used; the probe must match
+            the model's inputs (checked at the start of training).
+        y: Probe targets, needed by the ablation measures (taken from `x`
+            when it is a tuple or a dataset).
         layers: Names of the layers to watch (or layers); `None` for every
             dropout layer of the model.
         measures: Names of the measures to log.
         every: Measure after every `every` epochs (epochs `every - 1`,
             `2 * every - 1`, ... counting from 0).
         max_samples: If `x` has more rows, a fixed random subset of this
-            many rows is the probe; `None` keeps every row.
+            many rows is the probe (the first rows of a dataset); `None`
+            keeps every row. At least 2, since the measures compare rows.
         seed: Seed of the probe subset and of the ablation orders and pairs.
         plot_path: If given, a figure of the measures over the epochs is
             saved there at the end of training (needs matplotlib).
@@ -125,19 +138,21 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         max_samples = _graph.validate_positive_int(
             max_samples, "max_samples", allow_none=True
         )
+        if max_samples is not None and max_samples < 2:
+            raise ValueError(
+                "Invalid value received for argument `max_samples`. "
+                "Expected an integer >= 2 or None: the measures compare the "
+                f"rows of the probe. Received: max_samples={max_samples}"
+            )
+        x, y = _read_probe(x, y, max_samples)
         needs_targets = [
             name for name in measures if name in _ABLATION_MEASURES
         ]
         if needs_targets and y is None:
             raise ValueError(
-                f"The measures {needs_targets} need probe targets: pass `y`."
-            )
-        num_rows = _graph.count_rows(x)
-        if num_rows < 2:
-            raise ValueError(
-                "Invalid value received for argument `x`. Expected probe "
-                "data with at least 2 rows, since the measures compare "
-                f"samples. Received: {num_rows} rows"
+                f"CoAdaptationMonitor: the measures {needs_targets} need "
+                "probe targets: pass `y` (or `x` as an `(x, y)` tuple or a "
+                "dataset of `(x, y)` batches)."
             )
         if isinstance(layers, (str, keras.layers.Layer)):
             layers = [layers]
@@ -180,6 +195,7 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
 
     def _build(self):
         """Builds (or reuses) the compiled function of the measures."""
+        _check_probe_fits(self.model, self.x)
         self._watched = self._resolve_layers()
         cheap = self._cheap_measures()
         self._probe_tensors = _graph.as_tensors(self.x)
@@ -215,9 +231,16 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
                 measure_model = keras.Model(
                     _graph.model_input(self.model), outputs
                 )
-                compiled[key] = _graph.compile_inference(
-                    measure_model, self._probe_tensors
-                )
+                try:
+                    compiled[key] = _graph.compile_inference(
+                        measure_model, self._probe_tensors
+                    )
+                except Exception as error:
+                    raise ValueError(
+                        "CoAdaptationMonitor could not run the model "
+                        f"'{self.model.name}' on the probe `x` "
+                        f"({_describe(self.x)}). Keras said: {error}"
+                    ) from error
             self._run = compiled[key]
         self._built_for = self.model
 
@@ -343,3 +366,210 @@ def _probe(x, y, max_samples, seed):
 
     y = None if y is None else keras.tree.map_structure(take, y)
     return keras.tree.map_structure(take, x), y
+
+
+_PROBE_FORMS = (
+    "a NumPy array or tensor with rows first (or a list or dict of them, "
+    "one per model input), an `(x, y)` or `(x, y, sample_weight)` tuple, a "
+    "batched `tf.data.Dataset` or a `keras.utils.PyDataset`"
+)
+
+
+def _is_tf_dataset(data):
+    # Only a program that imported TensorFlow can hold one of its datasets.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(data, tf.data.Dataset)
+
+
+def _read_probe(x, y, max_samples):
+    """Probe `(x, y)` as NumPy arrays, from the data forms `fit` takes.
+
+    Datasets give their first `max_samples` rows; `(x, y[, w])` tuples are
+    unpacked. Every error names the monitor and the argument.
+    """
+    if _is_tf_dataset(x) or isinstance(x, keras.utils.PyDataset):
+        if y is not None:
+            raise ValueError(
+                "CoAdaptationMonitor: `y` must not be given with a dataset "
+                "`x`: the dataset's `(x, y)` elements hold the targets."
+            )
+        x, y = _take_rows(x, max_samples)
+    elif isinstance(x, tuple) and y is None and len(x) in (2, 3):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(x)
+    x = _as_arrays(x, "x")
+    y = None if y is None else _as_arrays(y, "y")
+    rows = {
+        f"{name}{_path(path)}": array.shape[0]
+        for name, data in (("x", x), ("y", y))
+        if data is not None
+        for path, array in _flatten_with_paths(data)
+    }
+    if len(set(rows.values())) > 1:
+        raise ValueError(
+            "CoAdaptationMonitor: every array of the probe `x` (and `y`) "
+            f"must have the same number of rows. Received rows: {rows}"
+        )
+    num_rows = next(iter(rows.values()))
+    if num_rows < 2:
+        raise ValueError(
+            "CoAdaptationMonitor: invalid value received for argument `x`. "
+            "Expected probe data with at least 2 rows, since the measures "
+            f"compare samples. Received: {num_rows} rows"
+        )
+    return x, y
+
+
+def _take_rows(dataset, max_samples):
+    """The first `max_samples` rows of a batched dataset, as `(x, y)`."""
+    if _is_tf_dataset(dataset):
+        import tensorflow as tf
+
+        endless = dataset.cardinality() == tf.data.INFINITE_CARDINALITY
+        batches = dataset.as_numpy_iterator()
+    else:
+        endless = dataset.num_batches is None
+        count = dataset.num_batches
+        batches = (
+            dataset[index]
+            for index in (
+                range(count) if count is not None else _count_forever()
+            )
+        )
+    if endless and max_samples is None:
+        raise ValueError(
+            "CoAdaptationMonitor: the dataset `x` is endless (repeated), "
+            "so `max_samples=None` (every row) cannot be read. Pass "
+            "`max_samples`."
+        )
+    xs, ys, rows = [], [], 0
+    for batch in batches:
+        batch_x, batch_y, _ = keras.utils.unpack_x_y_sample_weight(batch)
+        xs.append(_as_arrays(batch_x, "x"))
+        ys.append(None if batch_y is None else _as_arrays(batch_y, "y"))
+        rows += _graph.count_rows(xs[-1])
+        if max_samples is not None and rows >= max_samples:
+            break
+    if not xs:
+        raise ValueError("CoAdaptationMonitor: the dataset `x` is empty.")
+    limit = rows if max_samples is None else max_samples
+
+    def join(*parts):
+        return np.concatenate(parts)[:limit]
+
+    x = keras.tree.map_structure(join, *xs)
+    y = None if ys[0] is None else keras.tree.map_structure(join, *ys)
+    return x, y
+
+
+def _count_forever():
+    index = 0
+    while True:
+        yield index
+        index += 1
+
+
+def _as_arrays(data, name):
+    """`data` (an array, tensor, or a list or dict of them) as NumPy."""
+    if isinstance(data, (str, bytes)) or data is None:
+        raise TypeError(
+            f"CoAdaptationMonitor: invalid type received for argument "
+            f"`{name}`. Expected {_PROBE_FORMS}. Received: {name} of type "
+            f"{type(data).__name__}"
+        )
+    if isinstance(data, collections.abc.Iterator):
+        raise TypeError(
+            f"CoAdaptationMonitor: `{name}` is a generator or iterator, "
+            "which reading the probe would use up. Pass "
+            f"{_PROBE_FORMS}."
+        )
+    if isinstance(data, dict):
+        return {key: _as_array(value, name) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        leaves = keras.tree.flatten(data)
+        if leaves and all(
+            isinstance(leaf, (int, float, np.number)) for leaf in leaves
+        ):
+            return _as_array(np.asarray(data), name)  # Rows of numbers.
+        arrays = [_as_array(item, name) for item in data]
+        return arrays[0] if len(arrays) == 1 else arrays
+    return _as_array(data, name)
+
+
+def _as_array(data, name):
+    if isinstance(data, (np.ndarray, np.generic)) or hasattr(data, "__array__"):
+        array = np.asarray(data)
+    else:
+        try:
+            array = np.asarray(ops.convert_to_numpy(data))
+        except Exception:
+            raise TypeError(
+                f"CoAdaptationMonitor: invalid type received for argument "
+                f"`{name}`. Expected {_PROBE_FORMS}. Received: an entry "
+                f"of type {type(data).__name__}"
+            ) from None
+    if array.ndim == 0 or array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"CoAdaptationMonitor: invalid value received for argument "
+            f"`{name}`. Expected numeric arrays with rows first. Received: "
+            f"an array of shape {array.shape} and dtype {array.dtype}"
+        )
+    return array
+
+
+def _flatten_with_paths(data):
+    if isinstance(data, dict):
+        return [((key,), value) for key, value in data.items()]
+    if isinstance(data, (list, tuple)):
+        return [((index,), value) for index, value in enumerate(data)]
+    return [((), data)]
+
+
+def _path(path):
+    return "".join(f"[{key!r}]" for key in path)
+
+
+def _describe(x):
+    shapes = [
+        f"{_path(path) or 'x'}: shape {tuple(array.shape)}"
+        for path, array in _flatten_with_paths(x)
+    ]
+    return ", ".join(shapes)
+
+
+def _check_probe_fits(model, x):
+    """Raises a clear error if the probe does not match the model's inputs."""
+    model_input = _graph.model_input(model)
+    expected = keras.tree.flatten(model_input)
+    given = _flatten_with_paths(x)
+    if isinstance(x, dict) and not isinstance(model_input, dict):
+        by_name = {tensor.name: tensor for tensor in expected}
+        pairs = [
+            (path, array, by_name[path[0]])
+            for path, array in given
+            if path[0] in by_name
+        ]
+    elif len(given) != len(expected):
+        raise ValueError(
+            f"CoAdaptationMonitor: the probe `x` holds {len(given)} arrays "
+            f"({_describe(x)}), but the model '{model.name}' has "
+            f"{len(expected)} input(s), of shapes "
+            f"{[tuple(tensor.shape) for tensor in expected]}."
+        )
+    else:
+        if isinstance(x, dict):
+            given = sorted(given)
+        pairs = [
+            (path, array, tensor)
+            for (path, array), tensor in zip(given, expected)
+        ]
+    for path, array, tensor in pairs:
+        shape, wanted = tuple(array.shape), tuple(tensor.shape)
+        if len(shape) != len(wanted) or any(
+            size is not None and size != actual
+            for actual, size in zip(shape[1:], wanted[1:])
+        ):
+            raise ValueError(
+                f"CoAdaptationMonitor: the probe `x{_path(path)}` has shape "
+                f"{shape}, but the model '{model.name}' expects inputs of "
+                f"shape {wanted}."
+            )

@@ -56,6 +56,8 @@ class DropPath(ScheduledDropout):
         [0.0, 2.0]
     """
 
+    _takes_noise_shape = False
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
 

@@ -46,9 +46,15 @@ def dropout_mask(shape, rate, seed, dtype="float32"):
 def concrete_noise_shape(inputs, noise_shape):
     """Fills the `None` entries of `noise_shape` from the shape of `inputs`.
 
+    A fixed entry other than 1 must equal the input's size on its axis. When
+    that size is only known at run time (an unknown batch size in a traced
+    TensorFlow step), the check runs with the step, so a batch of another
+    size fails with the same message instead of broadcasting.
+
     Raises:
         ValueError: if `noise_shape` has the wrong rank, or a fixed entry is
-            neither 1 nor the input's size along that axis.
+            neither 1 nor the input's size along that axis (at run time on
+            TensorFlow, an `InvalidArgumentError` with the same message).
     """
     input_shape = ops.shape(inputs)
     if noise_shape is None:
@@ -64,18 +70,41 @@ def concrete_noise_shape(inputs, noise_shape):
         if dim is None:
             shape.append(size)
             continue
-        # Only static sizes can be checked while tracing; symbolic ones
-        # (an unknown batch size) are left to broadcasting.
-        static = isinstance(dim, int) and isinstance(size, int)
-        if static and dim not in (1, size):
-            raise ValueError(
-                "Invalid value received for argument `noise_shape`. Each "
-                "entry must be None, 1 or the input's size on that axis; "
-                f"axis {axis} has size {size} in inputs of shape "
-                f"{tuple(inputs.shape)}. Received: noise_shape={noise_shape}"
-            )
-        shape.append(dim)
+        if dim == 1:
+            shape.append(dim)
+            continue
+        message = (
+            "Invalid value received for argument `noise_shape`. Each "
+            "entry must be None, 1 or the input's size on that axis; "
+            f"axis {axis} has size {{}} in inputs of shape "
+            f"{tuple(inputs.shape)}. Received: noise_shape={noise_shape}"
+        )
+        if isinstance(size, int):
+            if dim != size:
+                raise ValueError(message.format(size))
+            shape.append(dim)
+            continue
+        # A size known only when the step runs: the mask takes it, after a
+        # check that it is `dim` (broadcasting would hide a mismatch).
+        message = message.format(f"other than {dim} at run time")
+        shape.append(_checked_size(size, dim, message))
     return tuple(shape)
+
+
+def _checked_size(size, expected, message):
+    """`size` (a symbolic scalar), checked to equal `expected` at run time.
+
+    Only TensorFlow traces with sizes unknown until run time; JAX traces
+    with static shapes, which `concrete_noise_shape` checks directly.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return size
+    import tensorflow as tf
+
+    expected = tf.constant(expected, size.dtype)
+    check = tf.debugging.assert_equal(size, expected, message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(size)
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):

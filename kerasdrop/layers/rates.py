@@ -79,7 +79,10 @@ def read_rate(variable):
     The float is the shortest decimal that is the stored float32 (0.1, not
     0.10000000149011612), so configs and logs read as the rate was set.
     """
-    return float(str(np.float32(ops.convert_to_numpy(variable))))
+    # Read through a tensor copy: NumPy 2 warns on `np.array(variable)`.
+    return float(
+        str(np.float32(ops.convert_to_numpy(ops.copy(variable)).item()))
+    )
 
 
 class Rate:

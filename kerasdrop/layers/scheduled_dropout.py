@@ -57,9 +57,18 @@ class ScheduledDropout(RateMixin, keras.layers.Layer):
     """
 
     rate = Rate("Current dropout rate, a float in [0, 1]; assignable.")
+    # False in subclasses that set the shape of their mask themselves.
+    _takes_noise_shape = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         validate_rate(rate, "rate")
+        name = type(self).__name__
+        if noise_shape is not None and not self._takes_noise_shape:
+            raise TypeError(
+                f"Invalid keyword argument for {name}: `noise_shape`. "
+                f"{name} sets the shape of its mask itself. "
+                f"Received: noise_shape={noise_shape!r}"
+            )
         noise_shape = validate_noise_shape(noise_shape)
         super().__init__(**kwargs)
         self.rate = rate
@@ -67,6 +76,9 @@ class ScheduledDropout(RateMixin, keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+        # Built at construction, like Keras's Dropout: there is nothing
+        # shape-dependent to create, and `stateless_call` needs it.
+        self.built = True
 
     def _get_noise_shape(self, inputs):
         return self.noise_shape

@@ -26,6 +26,7 @@ class _ScheduledSpatialDropout(ScheduledDropout):
     """Drops whole channels: one mask entry per sample and channel."""
 
     rank = None
+    _takes_noise_shape = False
 
     def __init__(self, rate, seed=None, data_format=None, **kwargs):
         data_format = _standardize_data_format(data_format)

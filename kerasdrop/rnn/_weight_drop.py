@@ -132,5 +132,10 @@ class WeightDropRNN(RateMixin):
             )
 
     def get_config(self):
-        config = {"rate": self.rate, "seed": self.seed}
+        config = {
+            "rate": self.rate,
+            "seed": self.seed,
+            # An argument of Keras's LSTM and GRU, missing from their config.
+            "implementation": self.cell.implementation,
+        }
         return {**super().get_config(), **config}

@@ -16,6 +16,9 @@ from keras import ops
 # Keras cell arguments the kerasdrop layers replace with their own rates.
 _REPLACED_ARGUMENTS = ("dropout", "recurrent_dropout")
 
+# Cell arguments Keras's LSTM and GRU cells read from `**kwargs`.
+_CELL_KEYWORD_ARGUMENTS = ("implementation",)
+
 
 def _make_cell(cell_class, units, kwargs, layer_name, rate_names):
     """Builds `cell_class(units, ...)` from the cell arguments in `kwargs`.
@@ -37,7 +40,8 @@ def _make_cell(cell_class, units, kwargs, layer_name, rate_names):
     cell_arguments = {
         name: kwargs.pop(name)
         for name in list(kwargs)
-        if name in parameters and name not in ("units", "seed", "kwargs")
+        if (name in parameters or name in _CELL_KEYWORD_ARGUMENTS)
+        and name not in ("units", "seed", "kwargs")
     }
     return cell_class(
         units,
@@ -118,6 +122,8 @@ class WrappedCellRNN(keras.layers.RNN):
         ):
             cell_config.pop(name, None)
         rates = {name: getattr(self, name) for name in self.dropout_rates}
+        # Not in the config of Keras's cells, but an argument of the layer.
+        cell_config["implementation"] = self.cell.cell.implementation
         return {**config, **cell_config, **rates, "seed": self.seed}
 
     @classmethod

@@ -53,6 +53,8 @@ class VariationalDropout(ScheduledDropout):
         True
     """
 
+    _takes_noise_shape = False
+
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
         self.input_spec = keras.layers.InputSpec(min_ndim=3)

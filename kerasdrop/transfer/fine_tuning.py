@@ -80,9 +80,40 @@ def top_stage_layers(backbone):
 
 
 def _chosen_layers(backbone, layers):
+    """The layers of `backbone` named in `layers` (a name or a list of
+    names or layers), or its top stage for `None`."""
     if layers is None:
         return top_stage_layers(backbone)
-    return [backbone.get_layer(name) for name in layers]
+    if isinstance(layers, (str, keras.layers.Layer)):
+        layers = [layers]
+    try:
+        entries = list(layers)
+    except TypeError:
+        entries = []
+    if not entries:
+        raise ValueError(
+            "Invalid value received for argument `layers`. Expected a layer "
+            "name or a non-empty list of names of the backbone's layers. "
+            f"Received: layers={layers!r}"
+        )
+    chosen = []
+    names = [layer.name for layer in backbone.layers]
+    for entry in entries:
+        if isinstance(entry, keras.layers.Layer):
+            entry = entry.name
+        if not isinstance(entry, str):
+            raise TypeError(
+                "Invalid type received for argument `layers`. Expected "
+                "names of layers of the backbone. Received: an entry "
+                f"{entry!r} of type {type(entry).__name__}"
+            )
+        if entry not in names:
+            raise ValueError(
+                f"No layer named '{entry}' in the backbone "
+                f"'{backbone.name}'. Its layers are: {names}"
+            )
+        chosen.append(backbone.get_layer(entry))
+    return chosen
 
 
 def unfreeze_top_stage(
@@ -105,9 +136,10 @@ def unfreeze_top_stage(
     Args:
         model: A model made by `build_classifier` (or any model with one
             nested backbone).
-        optimizer: Optimizer (or its name) for fine-tuning.
-        layers: Names of the backbone layers to unfreeze instead of the top
-            stage.
+        optimizer: Optimizer (or its name, or its config) for fine-tuning;
+            used when `model` is compiled.
+        layers: Name of a backbone layer, or a list of them, to unfreeze
+            instead of the top stage.
         train_batchnorm: Also train the BatchNorm layers of the top stage,
             which puts them in training mode during `fit`: they then
             normalize with batch statistics and update their moving ones.
@@ -115,31 +147,42 @@ def unfreeze_top_stage(
     Returns:
         The names of the layers that now have trainable weights.
 
+    Raises:
+        ValueError: for an unknown optimizer or layer name, before anything
+            changes. If recompiling fails, the trainable flags are put back.
+
     Examples:
         >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
         >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
         >>> sorted(kerasdrop.transfer.unfreeze_top_stage(model))
         ['stage3_block1_0_conv', 'stage3_block1_1_conv', 'stage3_block1_2_conv']
     """
+    # Everything is checked before anything changes.
     backbone = find_backbone(model)
     chosen = {id(layer) for layer in _chosen_layers(backbone, layers)}
-    # Setting the backbone trainable sets every layer in it; then refreeze.
-    backbone.trainable = True
-    unfrozen = []
-    for layer in backbone.layers:
-        frozen_batchnorm = not train_batchnorm and isinstance(
-            layer, keras.layers.BatchNormalization
-        )
-        layer.trainable = id(layer) in chosen and not frozen_batchnorm
-        if layer.trainable and layer.trainable_weights:
-            unfrozen.append(layer.name)
-    if model.compiled:
-        config = model.get_compile_config()
-        if optimizer is not None:
-            config["optimizer"] = keras.saving.serialize_keras_object(
-                keras.optimizers.get(optimizer)
+    config = model.get_compile_config() if model.compiled else None
+    if optimizer is not None:
+        optimizer = keras.optimizers.get(optimizer)
+        if config is not None:
+            config["optimizer"] = keras.saving.serialize_keras_object(optimizer)
+    flags = [(layer, layer.trainable) for layer in [backbone, *backbone.layers]]
+    try:
+        # Setting the backbone trainable sets every layer in it; refreeze.
+        backbone.trainable = True
+        unfrozen = []
+        for layer in backbone.layers:
+            frozen_batchnorm = not train_batchnorm and isinstance(
+                layer, keras.layers.BatchNormalization
             )
-        model.compile_from_config(config)
+            layer.trainable = id(layer) in chosen and not frozen_batchnorm
+            if layer.trainable and layer.trainable_weights:
+                unfrozen.append(layer.name)
+        if config is not None:
+            model.compile_from_config(config)
+    except Exception:
+        for layer, trainable in flags:
+            layer.trainable = trainable
+        raise
     return unfrozen
 
 

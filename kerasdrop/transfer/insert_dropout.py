@@ -25,6 +25,12 @@ def insert_dropout(
     backbone, are kept. Dropout is the identity at inference, so the copy
     predicts exactly what `model` predicts. The copy is not compiled.
 
+    The layers that produce the model's outputs never get dropout after
+    them, even when they match `after` (`after=keras.layers.Dense` puts
+    dropout after every hidden `Dense` layer, not after the output layer):
+    dropout there would drop predictions, not features. This includes the
+    last layers of a nested model whose output is the model's output.
+
     Args:
         model: A built Functional or Sequential `keras.Model`.
         after: Which layers get dropout after them: a regular expression
@@ -46,8 +52,9 @@ def insert_dropout(
 
     Raises:
         TypeError: if `model` is a subclassed model.
-        ValueError: if no layer matches `after`, or a matching layer has
-            several outputs.
+        ValueError: if no layer matches `after` (other than the layers that
+            produce the model's outputs), or a matching layer has several
+            outputs.
 
     Examples:
         >>> model = keras.Sequential([
@@ -80,36 +87,87 @@ def insert_dropout(
         inserted.append(dropout)
         return dropout
 
-    copy = rebuild(model, matches, make_dropout)
+    skipped = []
+    copy = rebuild(model, matches, make_dropout, matched_outputs=skipped)
     if not inserted:
         names = [layer.name for layer in _compat.flatten_layers(model)][1:]
+        outputs = ""
+        if skipped:
+            outputs = (
+                f" The layers {skipped} match, but they produce the model's "
+                "outputs, which never get dropout after them."
+            )
         raise ValueError(
             f"No layer of the model '{model.name}' matches after={after!r}. "
-            f"Its layers are: {names}"
+            f"Its layers are: {names}.{outputs}"
         )
     return copy
 
 
-def rebuild(model, matches, make_layer, adjust_call=None):
+def rebuild(model, matches, make_layer, adjust_call=None, matched_outputs=None):
     """Copies `model` (weights included), adding `make_layer(layer)` after
-    every layer for which `matches(layer)` is true.
+    every layer for which `matches(layer)` is true, except the layers that
+    produce the model's outputs.
 
     `adjust_call(layer, kwargs)`, if given, returns the call keyword
-    arguments to use for `layer` in the copy's top-level graph.
+    arguments to use for `layer` in the copy's top-level graph. The names
+    of the output layers that match are appended to `matched_outputs`.
     """
     _check_built(model)
     pairs = []
-    copy = _rebuild(model, matches, make_layer, pairs, adjust_call)
+    skipped = [] if matched_outputs is None else matched_outputs
+
+    def skipping_outputs(outputs):
+        def inserts_after(layer):
+            if not matches(layer):
+                return False
+            if layer.name in outputs:
+                if layer.name not in skipped:
+                    skipped.append(layer.name)
+                return False
+            return True
+
+        return inserts_after
+
+    copy = _rebuild(
+        model, skipping_outputs, make_layer, pairs, adjust_call, True
+    )
     for original, clone in pairs:
         copy_layer_state(original, clone)
     return copy
 
 
-def _rebuild(model, matches, make_layer, pairs, adjust_call=None):
+def _output_layer_names(model):
+    """Names of the layers of `model` that produce its outputs."""
+    try:
+        return {layer.name for layer in _compat.output_layers(model)}
+    except AttributeError:  # A subclassed model, refused later.
+        return set()
+
+
+def _rebuild(
+    model, skipping_outputs, make_layer, pairs, adjust_call=None, top=False
+):
+    """Copies `model`; `top` says whether its outputs are the final ones.
+
+    `skipping_outputs(names)` returns the matcher that leaves out the
+    layers named in `names`.
+    """
+    outputs = _output_layer_names(model) if top else set()
+    matches = skipping_outputs(outputs)
+
     def clone_layer(layer):
         if isinstance(layer, keras.Model):
             _check_built(layer)
-            return _rebuild(layer, matches, make_layer, pairs)
+            # A nested model whose output is the model's output ends the
+            # model: its own output layers are outputs too.
+            return _rebuild(
+                layer,
+                skipping_outputs,
+                make_layer,
+                pairs,
+                top=layer.name in outputs,
+            )
         clone = layer.__class__.from_config(layer.get_config())
         pairs.append((layer, clone))
         return clone

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -44,7 +46,8 @@ def test_mc_predict_leaves_batchnorm_in_inference_mode(dropout_layer):
     training = _numpy(model(x, training=True))
     inference = _numpy(model(x, training=False))
     assert not np.allclose(training, inference, atol=1e-2)
-    result = kerasdrop.analysis.mc_predict(model, x, num_samples=5)
+    with pytest.warns(UserWarning, match="rate"):
+        result = kerasdrop.analysis.mc_predict(model, x, num_samples=5)
     np.testing.assert_allclose(result["mean"], inference, atol=1e-6)
     np.testing.assert_allclose(result["std"], 0.0, atol=1e-6)
 
@@ -77,7 +80,10 @@ def test_mc_predict_draws_a_mask_per_sample_and_row(dropout_layer):
     assert not np.array_equal(samples[0, 0], samples[0, 1])
     # Mean of 200 samples of 0 or 2: standard deviation 1 / sqrt(200).
     assert np.max(np.abs(result["mean"] - 1.0)) < 0.4
-    np.testing.assert_allclose(result["std"], samples.std(axis=0))
+    # Accumulated in float64, then rounded to the outputs' float32.
+    np.testing.assert_allclose(
+        result["std"], samples.astype("float64").std(axis=0), rtol=1e-6
+    )
 
 
 def test_mc_predict_switches_on_every_dropout_layer():
@@ -101,9 +107,9 @@ def test_mc_predict_follows_weight_changes():
     outputs = dense(kerasdrop.ScheduledDropout(0.0)(inputs))
     model = keras.Model(inputs, outputs)
     x = np.ones((2, 3), "float32")
-    first = kerasdrop.analysis.mc_predict(model, x, num_samples=2)["mean"]
+    first = kerasdrop.analysis.mc_predict(model, x, 2, rate=0.0)["mean"]
     dense.set_weights([2 * dense.get_weights()[0]])
-    second = kerasdrop.analysis.mc_predict(model, x, num_samples=2)["mean"]
+    second = kerasdrop.analysis.mc_predict(model, x, 2, rate=0.0)["mean"]
     np.testing.assert_allclose(second, 2 * first, rtol=1e-6)
 
 
@@ -170,9 +176,10 @@ def test_geometric_combination_needs_probabilities():
 def test_batched_calls_give_the_same_shapes():
     model = _identity_after_dropout(kerasdrop.ScheduledDropout(0.0), 3)
     x = _inputs((7, 3))
-    result = kerasdrop.analysis.mc_predict(
-        model, x, num_samples=4, batch_size=5, return_samples=True
-    )
+    with pytest.warns(UserWarning, match="rate"):
+        result = kerasdrop.analysis.mc_predict(
+            model, x, num_samples=4, batch_size=5, return_samples=True
+        )
     np.testing.assert_allclose(result["samples"], np.stack([x] * 4))
 
 
@@ -204,6 +211,224 @@ def test_mc_predict_invalid_arguments_raise():
         kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), num_samples=0)
     with pytest.raises(ValueError, match="combine"):
         kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), combine="max")
+
+
+def _two_dropout_model(seed):
+    """Dense -> kerasdrop dropout -> Dense -> Keras dropout -> softmax."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    hidden = kerasdrop.ScheduledDropout(0.5, seed=seed)(hidden)
+    hidden = keras.layers.Dense(8, activation="relu")(hidden)
+    hidden = keras.layers.Dropout(0.3, seed=seed + 1)(hidden)
+    outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def _tiled_reference(model, x, num_samples, batch_size):
+    """mc_predict as it was: every repeated row built first, then cut."""
+    mc_model = ensemble._mc_model(model)
+    tiled = np.tile(x, (num_samples, 1))
+    step = batch_size or len(tiled)
+    outputs = np.concatenate(
+        [
+            _numpy(mc_model(tiled[start : start + step], training=False))
+            for start in range(0, len(tiled), step)
+        ]
+    )
+    return outputs.reshape((num_samples, len(x)) + outputs.shape[1:])
+
+
+@pytest.mark.parametrize("batch_size", [None, 7, 12, 64])
+@pytest.mark.parametrize("combine", ["mean", "geometric"])
+def test_streamed_batches_give_the_samples_of_the_tiled_input(
+    batch_size, combine
+):
+    # Same seeds, same batch_size: the same masks as building the whole
+    # repeated input first (7 cuts samples of 5 rows mid-way).
+    x = _inputs((5, 6))
+    expected = _tiled_reference(_two_dropout_model(seed=3), x, 6, batch_size)
+    result = kerasdrop.analysis.mc_predict(
+        _two_dropout_model(seed=3),
+        x,
+        num_samples=6,
+        combine=combine,
+        batch_size=batch_size,
+        return_samples=True,
+    )
+    np.testing.assert_array_equal(result["samples"], expected)
+    expected = expected.astype("float64")
+    np.testing.assert_allclose(result["std"], expected.std(0), rtol=1e-5)
+    if combine == "mean":
+        mean = expected.mean(0)
+    else:
+        mean = np.exp(np.log(expected).mean(0))
+        mean /= mean.sum(-1, keepdims=True)
+    np.testing.assert_allclose(result["mean"], mean, rtol=1e-5)
+
+
+class _RowCounter(keras.layers.Layer):
+    """The identity, recording the rows of every call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = []
+
+    def call(self, inputs):
+        self.rows.append(inputs.shape[0])
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@pytest.mark.parametrize("batch_size", [64, None])
+def test_mc_predict_calls_the_model_on_at_most_batch_size_rows(batch_size):
+    counter = _RowCounter()
+    inputs = keras.Input((3,))
+    outputs = counter(kerasdrop.ScheduledDropout(0.5, seed=0)(inputs))
+    model = keras.Model(inputs, outputs)
+    ensemble.mc_predict(model, np.ones((10, 3)), num_samples=500)  # Builds.
+    counter.rows.clear()
+    kwargs = {} if batch_size is None else {"batch_size": batch_size}
+    result = kerasdrop.analysis.mc_predict(
+        model, np.ones((10, 3)), num_samples=2000, **kwargs
+    )
+    limit = batch_size or ensemble.DEFAULT_MC_BATCH_SIZE
+    assert max(counter.rows) == limit
+    assert sum(counter.rows) == 20_000
+    # 2000 samples of 0 or 2 per entry: standard deviation 1 / sqrt(2000).
+    np.testing.assert_allclose(result["mean"], 1.0, atol=0.12)
+    np.testing.assert_allclose(result["std"], 1.0, atol=0.05)
+
+
+def test_mc_predict_at_rate_zero_warns_naming_the_layers():
+    inputs = keras.Input((4,))
+    hidden = kerasdrop.ScheduledDropout(0.5, name="first")(inputs)
+    hidden = keras.layers.Dropout(0.0, name="second")(hidden)
+    model = keras.Model(inputs, hidden)
+    model.get_layer("first").rate = 0.0  # A schedule that ended at 0.
+    with pytest.warns(UserWarning, match=r"\['first/rate', 'second/rate'\]"):
+        result = kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), 5)
+    np.testing.assert_array_equal(result["std"], 0.0)
+    model.get_layer("first").rate = 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), 5)
+
+
+class _RateSpy(keras.layers.Layer):
+    """The identity, recording the rates of the model's layers it is
+    called with (the rates in force during the pass)."""
+
+    def __init__(self, read, **kwargs):
+        super().__init__(**kwargs)
+        self.read = read
+        self.seen = []
+
+    def call(self, inputs):
+        self.seen.append(self.read())
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def _recurrent_model():
+    inputs = keras.Input((4, 3))
+    drop = kerasdrop.ScheduledDropout(0.0, name="drop", seed=1)
+    lstm = kerasdrop.VariationalLSTM(
+        5, input_rate=0.0, recurrent_rate=0.0, name="lstm", seed=2
+    )
+    spy = _RateSpy(
+        lambda: {
+            "drop": drop.rate,
+            "input_rate": lstm.input_rate,
+            "recurrent_rate": lstm.recurrent_rate,
+        }
+    )
+    model = keras.Model(inputs, spy(lstm(drop(inputs))))
+    spy.seen.clear()
+    return model, spy
+
+
+@pytest.mark.parametrize(
+    "rate, expected",
+    [
+        (0.4, {"drop": 0.4, "input_rate": 0.4, "recurrent_rate": 0.4}),
+        ({"drop": 0.4}, {"drop": 0.4}),
+        ({"lstm/recurrent_rate": 0.3}, {"recurrent_rate": 0.3}),
+        (
+            {"lstm": 0.2, "drop/rate": 0.1},
+            {"drop": 0.1, "input_rate": 0.2, "recurrent_rate": 0.2},
+        ),
+    ],
+    ids=["float", "layer_name", "rate_key", "layer_and_rate_key"],
+)
+def test_rate_argument_sets_rates_for_the_pass_only(rate, expected):
+    model, spy = _recurrent_model()
+    x = np.ones((20, 4, 3), "float32")
+    kerasdrop.analysis.mc_predict(model, x, 4, rate=rate)
+    during = {
+        name: expected.get(name, 0.0)
+        for name in ("drop", "input_rate", "recurrent_rate")
+    }
+    assert spy.seen and spy.seen[-1] == pytest.approx(during)
+    spy.seen.clear()
+    with pytest.warns(UserWarning, match="is 0"):  # Put back: all 0.
+        kerasdrop.analysis.mc_predict(model, x, 4)
+    assert spy.seen[-1] == dict.fromkeys(during, 0.0)
+    with warnings.catch_warnings():  # No warning for rates asked for.
+        warnings.simplefilter("error")
+        kerasdrop.analysis.mc_predict(model, x, 4, rate=0.0)
+
+
+def test_rate_argument_reaches_the_masks():
+    inputs = keras.Input((50,))
+    dropout = kerasdrop.ScheduledDropout(0.0, seed=0)
+    model = keras.Model(inputs, dropout(inputs))
+    samples = kerasdrop.analysis.mc_predict(
+        model, np.ones((10, 50)), 40, rate=0.3, return_samples=True
+    )["samples"]
+    # 20000 draws: the zero fraction has a standard deviation of 0.0032.
+    assert np.mean(samples == 0) == pytest.approx(0.3, abs=0.015)
+    assert dropout.rate == 0.0
+
+
+def test_rates_are_restored_when_the_pass_fails():
+    inputs = keras.Input((3,))
+    dropout = kerasdrop.ScheduledDropout(0.25)
+    keras_dropout = keras.layers.Dropout(0.5)
+    model = keras.Model(inputs, keras_dropout(dropout(inputs)))
+    # Negative outputs are not probabilities: combine="geometric" raises
+    # after the rates were set.
+    with pytest.raises(ValueError, match="probabilities"):
+        kerasdrop.analysis.mc_predict(
+            model, -np.ones((2, 3)), 3, combine="geometric", rate=0.75
+        )
+    assert dropout.rate == 0.25
+    assert keras_dropout.rate == 0.5
+
+
+@pytest.mark.parametrize(
+    "rate, error, match",
+    [
+        (1.5, ValueError, "rate"),
+        ({"nope": 0.1}, ValueError, "nope"),
+        ({"drop": 2.0}, ValueError, "rate"),
+        ({3: 0.1}, TypeError, "rate"),
+        ({"keras_zero": 0.5}, ValueError, "created with rate 0"),
+    ],
+)
+def test_invalid_rate_argument_raises_and_changes_nothing(rate, error, match):
+    inputs = keras.Input((3,))
+    hidden = kerasdrop.ScheduledDropout(0.25, name="drop")(inputs)
+    hidden = keras.layers.Dropout(0.0, name="keras_zero")(hidden)
+    model = keras.Model(inputs, hidden)
+    with pytest.raises(error, match=match):
+        kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), 2, rate=rate)
+    assert model.get_layer("drop").rate == 0.25
+    assert model.get_layer("keras_zero").rate == 0.0
 
 
 # Exact averaging.
@@ -387,3 +612,11 @@ def test_recurrent_kerasdrop_layers_count_as_dropout_layers():
     result = kerasdrop.analysis.mc_predict(model, x, num_samples=10)
     assert result["mean"].shape == (6, 2)
     assert np.all(result["std"] > 0)
+
+
+def test_exact_average_with_an_unknown_number_of_units_raises():
+    inputs = keras.Input((None,))
+    dropped = kerasdrop.ScheduledDropout(0.5, name="dropout")(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(dropped))
+    with pytest.raises(ValueError, match="number of units .* 'dropout'"):
+        kerasdrop.analysis.exact_average(model, np.ones((2, 4)), "dropout")

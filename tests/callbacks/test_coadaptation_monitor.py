@@ -432,3 +432,132 @@ def test_mixed_precision_model_is_measured_in_float32():
         assert values[f"coadaptation/dropout/{name}"] == pytest.approx(
             value, rel=1e-4, abs=1e-6
         )
+
+
+def test_max_samples_below_two_is_rejected():
+    # One row gives no covariance: the measures would log 0.0.
+    with pytest.raises(ValueError, match="max_samples"):
+        CoAdaptationMonitor(np.ones((40, 6)), max_samples=1)
+
+
+def _measured(monitor):
+    """The measures of one epoch of `_model()`, the same each time."""
+    keras.utils.set_random_seed(0)
+    model = _model()
+    x, y = _data()
+    history = model.fit(
+        x, y, epochs=1, callbacks=[monitor], shuffle=False, verbose=0
+    )
+    return {
+        key: value[0]
+        for key, value in history.history.items()
+        if key.startswith("coadaptation/")
+    }
+
+
+def _tf_dataset(x, y=None, batch_size=8):
+    tf = pytest.importorskip("tensorflow")
+    data = x if y is None else (x, y)
+    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+
+
+@pytest.mark.parametrize(
+    "make_probe",
+    [
+        lambda x, y: (x, y),
+        lambda x, y: (x, y, np.ones(len(x))),
+        lambda x, y: _tf_dataset(x, y),
+        lambda x, y: _tf_dataset(x),
+        lambda x, y: _tf_dataset(x, y).repeat(),
+        lambda x, y: x.tolist(),
+        lambda x, y: [x],
+    ],
+    ids=[
+        "xy_tuple",
+        "xyw_tuple",
+        "dataset_xy",
+        "dataset_x",
+        "infinite_dataset",
+        "nested_list",
+        "list_of_one_input",
+    ],
+)
+def test_probe_accepts_the_data_forms_of_fit(make_probe):
+    x, y = _data(rows=24)
+    expected = _measured(CoAdaptationMonitor(x))
+    monitor = CoAdaptationMonitor(make_probe(x, y), max_samples=24)
+    np.testing.assert_allclose(np.asarray(monitor.x), x)
+    assert _measured(monitor) == pytest.approx(expected, rel=1e-5)
+
+
+def test_dataset_probe_takes_the_first_max_samples_rows_and_targets():
+    x, y = _data(rows=40)
+    monitor = CoAdaptationMonitor(
+        _tf_dataset(x, y), max_samples=20, measures=["ablation_area"]
+    )
+    np.testing.assert_array_equal(monitor.x, x[:20])
+    np.testing.assert_array_equal(monitor.y, y[:20])
+    assert 0.0 <= _measured(monitor)["coadaptation/dropout/ablation_area"]
+
+
+def test_keras_py_dataset_probe():
+    x, y = _data(rows=24)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            rows = slice(8 * index, 8 * index + 8)
+            return x[rows], y[rows]
+
+    monitor = CoAdaptationMonitor(Batches(), measures=["ablation_area"])
+    np.testing.assert_array_equal(monitor.x, x)
+    np.testing.assert_array_equal(monitor.y, y)
+
+
+@pytest.mark.parametrize(
+    "probe, error, match",
+    [
+        (lambda x: x[:, :5], ValueError, r"`x` .* \(24, 5\).* \(None, 6\)"),
+        (lambda x: [x, x], ValueError, "2 arrays .* 1 input"),
+        (lambda x: x[:, :, None], ValueError, r"`x` .* \(24, 6, 1\)"),
+    ],
+    ids=["wrong_width", "too_many_inputs", "wrong_rank"],
+)
+def test_probe_that_does_not_fit_the_model_names_the_monitor_and_x(
+    probe, error, match
+):
+    x, _ = _data(rows=24)
+    with pytest.raises(error, match=f"CoAdaptationMonitor.*{match}"):
+        _measured(CoAdaptationMonitor(probe(x)))
+
+
+@pytest.mark.parametrize(
+    "probe, kwargs, error, match",
+    [
+        (lambda x: iter([x]), {}, TypeError, "generator or iterator"),
+        (lambda x: "probe.npy", {}, TypeError, "str"),
+        (lambda x: {"a": x, "b": x[:3]}, {}, ValueError, "rows"),
+        (lambda x: x[:1], {}, ValueError, "at least 2 rows"),
+        (
+            lambda x: _tf_dataset(x).repeat(),
+            {"max_samples": None},
+            ValueError,
+            "endless",
+        ),
+        (lambda x: _tf_dataset(x), {"y": np.ones(24)}, ValueError, "`y`"),
+    ],
+    ids=[
+        "iterator",
+        "string",
+        "ragged_rows",
+        "one_row",
+        "endless_dataset",
+        "dataset_and_y",
+    ],
+)
+def test_unusable_probes_are_rejected_clearly(probe, kwargs, error, match):
+    x, _ = _data(rows=24)
+    with pytest.raises(error, match=f"CoAdaptationMonitor.*{match}"):
+        CoAdaptationMonitor(probe(x), **kwargs)

@@ -99,3 +99,10 @@ def test_config_has_no_noise_shape():
 def test_invalid_rate_raises(rate, error):
     with pytest.raises(error, match="rate"):
         kerasdrop.layers.DropPath(rate)
+
+
+def test_noise_shape_argument_is_rejected():
+    # DropPath always draws one mask entry per sample; an ignored
+    # noise_shape would silently mean something else.
+    with pytest.raises(TypeError, match="DropPath.*`noise_shape`"):
+        kerasdrop.layers.DropPath(0.5, noise_shape=(None, 1))

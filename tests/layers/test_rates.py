@@ -1,5 +1,7 @@
 """Rate variables: layers read them; nothing in a layer changes them."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ import pytest
 import kerasdrop
 from kerasdrop.layers import Rate
 from kerasdrop.layers import RateMixin
+from kerasdrop.layers.rates import read_rate
 
 X = np.ones((8, 2000), dtype="float32")
 
@@ -70,3 +73,11 @@ def test_a_layer_declares_rates_with_rate_attributes():
     layer = TwoRates()
     assert sorted(layer.dropout_rates) == ["cell_rate", "hidden_rate"]
     assert (layer.cell_rate, layer.hidden_rate) == (0.1, 0.2)
+
+
+def test_read_rate_of_a_one_element_array_warns_nothing():
+    variable = keras.Variable(np.array([0.1], dtype="float32"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_rate(variable) == 0.1
+        assert read_rate(keras.Variable(np.float32(0.25))) == 0.25

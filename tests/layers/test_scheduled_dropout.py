@@ -293,3 +293,102 @@ def test_rate_change_reaches_compiled_predict_function():
     dropout.rate = 0.6
     assert abs(np.mean(model.predict(x, verbose=0)) - 0.6) < 0.02
     assert model.probe.num_traces == traces
+
+
+FEED_FORWARD_LAYERS = [
+    (lambda: kerasdrop.ScheduledDropout(0.5, seed=1), (16, 3, 6)),
+    (lambda: kerasdrop.ScheduledDropout(0.5, (None, 1, 6), seed=1), (16, 3, 6)),
+    (lambda: kerasdrop.ScheduledSpatialDropout1D(0.5, seed=1), (16, 3, 6)),
+    (lambda: kerasdrop.ScheduledSpatialDropout2D(0.5, seed=1), (16, 2, 3, 6)),
+    (lambda: kerasdrop.ScheduledSpatialDropout3D(0.5, seed=1), (8, 2, 2, 2, 6)),
+    (lambda: kerasdrop.layers.DropPath(0.5, seed=1), (16, 3, 6)),
+    (lambda: kerasdrop.VariationalDropout(0.5, seed=1), (16, 3, 6)),
+]
+
+
+@pytest.mark.parametrize(
+    "factory, shape",
+    FEED_FORWARD_LAYERS,
+    ids=[
+        "dropout",
+        "dropout_noise_shape",
+        "spatial1d",
+        "spatial2d",
+        "spatial3d",
+        "drop_path",
+        "variational",
+    ],
+)
+def test_stateless_call_on_a_fresh_layer_returns_the_new_seed_state(
+    factory, shape
+):
+    # Keras's Dropout is built when constructed; so are kerasdrop's layers.
+    layer = factory()
+    assert layer.built
+    x = np.ones(shape, dtype="float32")
+    state = [ops.convert_to_numpy(v) for v in layer.non_trainable_variables]
+    values = [v.value for v in layer.non_trainable_variables]
+    outputs, new_values = layer.stateless_call([], values, x, training=True)
+    outputs = _numpy(outputs)
+    assert outputs.shape == shape
+    assert set(np.unique(outputs)) == {0.0, 2.0}
+    new_state = [ops.convert_to_numpy(v) for v in new_values]
+    seed_state = [
+        i
+        for i, v in enumerate(layer.non_trainable_variables)
+        if v is layer.seed_generator.state
+    ]
+    assert len(seed_state) == 1
+    for i, (old, new) in enumerate(zip(state, new_state)):
+        # The seed moves on; the rate stays; the layer itself is untouched.
+        assert np.array_equal(old, new) != (i in seed_state)
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(layer.non_trainable_variables[i]), old
+        )
+    again, _ = layer.stateless_call([], new_values, x, training=True)
+    assert not np.array_equal(_numpy(again), outputs)
+    inference, _ = layer.stateless_call([], values, x, training=False)
+    np.testing.assert_array_equal(_numpy(inference), x)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        kerasdrop.ScheduledSpatialDropout1D,
+        kerasdrop.ScheduledSpatialDropout2D,
+        kerasdrop.ScheduledSpatialDropout3D,
+        kerasdrop.VariationalDropout,
+    ],
+)
+def test_layers_with_a_fixed_mask_shape_reject_noise_shape(cls):
+    with pytest.raises(TypeError, match=f"{cls.__name__}.*`noise_shape`"):
+        cls(0.5, noise_shape=(None, 1, None))
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+@pytest.mark.parametrize("rows", [1, 4])
+def test_fixed_noise_shape_entry_must_match_an_unknown_batch_size(
+    rows, run_eagerly
+):
+    # noise_shape=(3, None) fixes the batch axis of the mask at 3: a batch
+    # of another size is an error that names noise_shape, not a broadcast
+    # (1 row silently becoming 3) or a backend error about shapes.
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            kerasdrop.ScheduledDropout(0.5, noise_shape=(3, None), seed=0),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=run_eagerly)
+    x = np.ones((6 + rows, 5), dtype="float32")
+    history = model.fit(x[:6], x[:6], batch_size=3, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    errors = (ValueError,)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Raised when the traced step runs, the batch size unknown before.
+        errors += (tf.errors.InvalidArgumentError,)
+    # Two batches of 3, then one of `rows`, in one fit.
+    with pytest.raises(errors, match=r"noise_shape=\(3, None\)"):
+        model.fit(x, x, batch_size=3, shuffle=False, verbose=0)

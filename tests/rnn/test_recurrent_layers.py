@@ -259,3 +259,19 @@ def test_fit_with_an_unknown_batch_size():
         x, np.ones((10, 6, 1)), batch_size=4, epochs=2, verbose=0
     )
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_implementation_argument_is_accepted_like_keras(name):
+    # A drop-in replacement for keras.layers.LSTM takes its arguments.
+    layer = _layer(name, rates="zero", implementation=1)
+    config = layer.get_config()
+    assert config["implementation"] == 1
+    restored = type(layer).from_config(config)
+    assert restored.get_config()["implementation"] == 1
+    layer(X)
+    twin = _keras_twin(name, layer, implementation=1)
+    np.testing.assert_allclose(
+        _numpy(layer(X)), _numpy(twin(X)), rtol=1e-5, atol=1e-5
+    )
+    assert layer(X, training=True).shape == twin(X).shape

@@ -95,6 +95,38 @@ def test_unfreeze_without_optimizer_recompiles_a_fresh_copy(tiny_backbone):
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
 
+def _trainable_flags(model):
+    backbone = transfer.find_backbone(model)
+    return [backbone.trainable] + [layer.trainable for layer in backbone.layers]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"optimizer": "bogus"}, ValueError, "bogus"),
+        ({"layers": ["stage3_block1_2_conv", "nope"]}, ValueError, "nope"),
+        ({"layers": [3]}, TypeError, "layers"),
+    ],
+)
+def test_unfreeze_with_invalid_arguments_changes_nothing(
+    tiny_backbone, kwargs, error, match
+):
+    model = transfer.build_classifier(tiny_backbone, 3)
+    model.compile(optimizer="adam", loss="mse")
+    optimizer = model.optimizer
+    flags = _trainable_flags(model)
+    with pytest.raises(error, match=match):
+        transfer.unfreeze_top_stage(model, **kwargs)
+    assert _trainable_flags(model) == flags
+    assert model.optimizer is optimizer
+
+
+def test_unfreeze_accepts_a_single_layer_name(tiny_backbone):
+    model = transfer.build_classifier(tiny_backbone, 3)
+    unfrozen = transfer.unfreeze_top_stage(model, layers="stage3_block1_2_conv")
+    assert unfrozen == ["stage3_block1_2_conv"]
+
+
 def test_residual_branch_ends_are_the_last_inputs_of_the_additions(
     tiny_backbone,
 ):

@@ -108,10 +108,7 @@ def test_after_accepts_classes_callables_and_patterns(after):
         for layer in copy.layers
         if isinstance(layer, kerasdrop.ScheduledDropout)
     ]
-    expected = {"dense_a_dropout", "dense_b_dropout"}
-    if isinstance(after, type) or isinstance(after, tuple):
-        expected.add("output_dropout")
-    assert set(inserted) == expected
+    assert set(inserted) == {"dense_a_dropout", "dense_b_dropout"}
 
 
 def test_regex_must_match_the_whole_name():
@@ -222,3 +219,33 @@ def test_invalid_arguments_raise():
         transfer.insert_dropout(_sequential(), after=[3])
     with pytest.raises(TypeError, match="keras.Model"):
         transfer.insert_dropout(keras.layers.Dense(2), after="dense")
+
+
+@pytest.mark.parametrize("factory", [_functional, _sequential])
+def test_no_dropout_after_the_model_outputs(factory):
+    # Dropout on the outputs would drop predictions, not features.
+    copy = transfer.insert_dropout(factory(), after=keras.layers.Dense)
+    names = [layer.name for layer in copy.layers]
+    assert "dense_a_dropout" in names
+    assert not any(name.startswith("output_dropout") for name in names)
+    assert copy.layers[-1].name == "output"
+
+
+def test_only_the_output_layer_matching_raises():
+    with pytest.raises(ValueError, match="model's outputs"):
+        transfer.insert_dropout(_sequential(), after="output")
+
+
+def test_no_dropout_after_a_nested_model_that_ends_the_model():
+    inner = _sequential()
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, inner(inputs))
+    copy = transfer.insert_dropout(model, after=keras.layers.Dense)
+    names = [layer.name for layer in copy.get_layer("sequential").layers]
+    assert names == [
+        "dense_a",
+        "dense_a_dropout",
+        "dense_b",
+        "dense_b_dropout",
+        "output",
+    ]
