@@ -27,6 +27,8 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop.analysis import _graph
+from kerasdrop.layers.rates import rate_holders
+from kerasdrop.layers.rates import selects
 from kerasdrop.layers.rates import validate_rate
 
 MAX_EXACT_UNITS = 20
@@ -137,11 +139,21 @@ class _RateTarget:
     """One dropout rate of a layer: a kerasdrop rate variable, or the float
     `rate` attribute of one of Keras's dropout layers."""
 
-    def __init__(self, layer, name, variable=None):
+    def __init__(self, layer, name, variable=None, holder=None):
         self.layer = layer
         self.name = name
         self.variable = variable
-        self.key = f"{layer.name}/{name}"
+        self.holder = holder
+        # The key `DropoutScheduler` logs (unique for layers sharing a name).
+        prefix = layer.name if holder is None else holder.key
+        self.key = f"{prefix}/{name}"
+
+    def selected_by(self, key):
+        if not isinstance(key, str):
+            return self.layer is key
+        if self.holder is not None:
+            return key == self.key or selects(self.holder, key)
+        return key in (self.layer.name, self.key)
 
     def get(self):
         """The current value, exactly (an array for a variable)."""
@@ -162,19 +174,20 @@ class _RateTarget:
 def _rate_targets(model):
     """Every rate of every dropout layer of `model`, nested ones included.
 
-    A kerasdrop recurrent layer shows the rate variables of its cell, which
-    is a layer too: each variable is listed once, under the outer layer.
+    kerasdrop's rates are those `DropoutScheduler` finds, under the same
+    keys; Keras's own dropout layers follow, under `"<layer name>/rate"`.
     """
-    targets, seen = [], set()
-    for layer in _compat.flatten_layers(model):
-        rates = getattr(layer, "dropout_rates", None)
-        if rates:
-            for name, variable in rates.items():
-                if id(variable) not in seen:
-                    seen.add(id(variable))
-                    targets.append(_RateTarget(layer, name, variable))
-        elif _graph.is_dropout_layer(layer):
-            targets.append(_RateTarget(layer, "rate"))
+    targets = [
+        _RateTarget(holder.layer, name, variable, holder)
+        for holder in rate_holders(model)
+        for name, variable in holder.rates.items()
+    ]
+    targets += [
+        _RateTarget(layer, "rate")
+        for layer in _compat.flatten_layers(model)
+        if not getattr(layer, "dropout_rates", None)
+        and _graph.is_dropout_layer(layer)
+    ]
     return targets
 
 
@@ -183,10 +196,8 @@ def _rates_for_the_pass(model, targets, rate):
     if isinstance(rate, dict):
         chosen = []
         for key, value in rate.items():
-            if isinstance(key, keras.layers.Layer):
-                matching = [t for t in targets if t.layer is key]
-            elif isinstance(key, str):
-                matching = [t for t in targets if key in (t.layer.name, t.key)]
+            if isinstance(key, (keras.layers.Layer, str)):
+                matching = [t for t in targets if t.selected_by(key)]
             else:
                 raise TypeError(
                     "Invalid type received for a key of argument `rate`. "

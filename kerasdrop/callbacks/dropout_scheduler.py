@@ -7,17 +7,14 @@ import math
 import keras
 from keras import ops
 
-from kerasdrop import _compat
 from kerasdrop import schedules as schedules_lib
 from kerasdrop.callbacks import _train_step
 from kerasdrop.layers.rates import assign_rate
+from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import read_rate
+from kerasdrop.layers.rates import selects
 
 _UNITS = ("epoch", "batch")
-
-# A layer holding rates, with the path of layer names that leads to it
-# from the model, and the name under which its rates are logged.
-_Holder = collections.namedtuple("_Holder", ["key", "path", "layer", "rates"])
 
 # One rate the callback drives. `in_graph`: computed inside the compiled
 # train step from the optimizer's iterations, rather than assigned from
@@ -53,57 +50,7 @@ def find_rates(model):
         >>> {name: list(rates) for name, rates in find_rates(model).items()}
         {'drop': ['rate']}
     """
-    return {holder.key: holder.rates for holder in _holders(model)}
-
-
-def _holders(model):
-    found = []  # (path, layer, rates)
-    seen = set()
-
-    def visit(layer, path):
-        rates = getattr(layer, "dropout_rates", None) or {}
-        fresh = {k: v for k, v in rates.items() if id(v) not in seen}
-        seen.update(id(v) for v in rates.values())
-        if fresh:
-            found.append((path, layer, fresh))
-        for child in _compat.child_layers(layer):
-            visit(child, path + (child.name,))
-
-    visit(model, (model.name,))
-    holders = []
-    occurrences = collections.Counter()
-    for path, layer, rates in found:
-        others = [other for other, _, _ in found if other is not path]
-        key = None
-        for length in range(1, len(path) + 1):
-            suffix = path[-length:]
-            if not any(other[-length:] == suffix for other in others):
-                key = "/".join(suffix)
-                break
-        if key is None:  # The same path twice: numbered in model order.
-            occurrences[path] += 1
-            key = f"{'/'.join(path)}#{occurrences[path]}"
-        holders.append(_Holder(key, path, layer, rates))
-    return holders
-
-
-def _matches(holder, selector):
-    """Whether `selector` picks the holder.
-
-    A layer object picks itself; a name, or a path of names such as
-    `"block_1/dropout"`, picks the layers it names and every layer inside
-    them.
-    """
-    if isinstance(selector, keras.layers.Layer):
-        return holder.layer is selector
-    if holder.key == selector:
-        return True
-    parts = tuple(selector.split("/"))
-    path = holder.path
-    return any(
-        path[i : i + len(parts)] == parts
-        for i in range(len(path) - len(parts) + 1)
-    )
+    return {holder.key: holder.rates for holder in rate_holders(model)}
 
 
 def _takes_current_rate(schedule):
@@ -252,7 +199,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         if self.relative:
             # Before any callback's `on_train_begin` (BackupAndRestore's
             # restores the rates there): the rates the model was built with.
-            for holder in _holders(model):
+            for holder in rate_holders(model):
                 for variable in holder.rates.values():
                     if id(variable) not in self._bases:
                         self._bases[id(variable)] = (
@@ -261,7 +208,7 @@ class DropoutScheduler(keras.callbacks.Callback):
                         )
 
     def _resolve(self):
-        holders = _holders(self.model)
+        holders = rate_holders(self.model)
         if not holders:
             raise ValueError(
                 "DropoutScheduler found no schedulable dropout rate in the "
@@ -279,7 +226,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         targets = {}
         selected_by = {}
         for selector, schedule in wanted:
-            chosen = [h for h in holders if _matches(h, selector)]
+            chosen = [h for h in holders if selects(h, selector)]
             if not chosen:
                 shown = (
                     repr(selector)

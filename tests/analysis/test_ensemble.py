@@ -620,3 +620,26 @@ def test_exact_average_with_an_unknown_number_of_units_raises():
     model = keras.Model(inputs, keras.layers.Softmax()(dropped))
     with pytest.raises(ValueError, match="number of units .* 'dropout'"):
         kerasdrop.analysis.exact_average(model, np.ones((2, 4)), "dropout")
+
+
+def test_rate_keys_are_the_schedulers_for_layers_sharing_a_name():
+    def block(name):
+        inputs = keras.Input((2000,))
+        outputs = kerasdrop.ScheduledDropout(0.0, seed=1, name="drop")(inputs)
+        return keras.Model(inputs, outputs, name=name)
+
+    inputs = keras.Input((2000,))
+    first, second = block("block_1"), block("block_2")
+    model = keras.Model(
+        inputs, keras.layers.Concatenate()([first(inputs), second(inputs)])
+    )
+    x = np.ones((4, 2000), dtype="float32")
+    result = kerasdrop.analysis.mc_predict(
+        model, x, num_samples=8, rate={"block_2/drop/rate": 0.5}
+    )
+    mean = np.asarray(result["mean"])
+    # Only the second block's half drops; its mean stays near 1.
+    np.testing.assert_array_equal(mean[:, :2000], 1.0)
+    assert result["std"][:, 2000:].mean() > 0.5
+    with pytest.raises(ValueError, match=r"block_1/drop/rate"):
+        kerasdrop.analysis.mc_predict(model, x, rate={"nope": 0.5})
