@@ -228,3 +228,211 @@ def monte_carlo_errors(model, x, y, sample_counts, repeats, seed):
         "mc_error_std": np.std(errors["mean"], axis=0).tolist(),
         "mc_geometric_error_mean": np.mean(errors["geometric"], 0).tolist(),
     }
+
+
+# ---------------------------------------------------------------------------
+# Paired training, side by side. The variants of a comparison train as the
+# branches of one Keras model: one branch per variant on the same input,
+# each with its own output (named after the variant) and its own loss. The
+# branches share no parameter, so each gets the gradient it would get
+# alone, and Adam updates every parameter from its own gradient only: this
+# is the same as training the variants one after the other, on the same
+# batches, in one compiled step. Within a seed every branch starts from the
+# same weights (`copy_first_branch`), sees the same batches in the same
+# order (`batch_order`) and its dropout layers draw the same random numbers
+# (the same seeds). An `Evaluation` callback records, after every epoch and
+# for every branch, the test accuracy and the accuracy and loss on the
+# training rows in inference mode (no dropout), so variants compare on the
+# same footing whatever their rate.
+# ---------------------------------------------------------------------------
+
+
+def branch_layers(model, variant):
+    """The layers of the branch `variant`: named `variant` or `variant_*`."""
+    return [
+        layer
+        for layer in model.layers
+        if layer.name == variant or layer.name.startswith(f"{variant}_")
+    ]
+
+
+def copy_first_branch(model, variants):
+    """Gives every branch the weights of the first one."""
+    reference = branch_layers(model, variants[0])
+    for variant in variants[1:]:
+        layers = branch_layers(model, variant)
+        if len(layers) != len(reference):
+            raise ValueError(f"Branch {variant!r} differs from the first.")
+        for source, target in zip(reference, layers):
+            target.set_weights(source.get_weights())
+
+
+def batch_order(num_rows, batch_size, epochs, seed):
+    """Row indices for every epoch: a fresh random order, whole batches."""
+    rng = np.random.default_rng(seed)
+    per_epoch = (num_rows // batch_size) * batch_size
+    return np.concatenate(
+        [rng.permutation(num_rows)[:per_epoch] for _ in range(epochs)]
+    )
+
+
+def accuracy_and_loss(probabilities, labels):
+    """Accuracy and mean cross-entropy of class probabilities."""
+    picked = probabilities[np.arange(len(labels)), labels]
+    accuracy = float(np.mean(np.argmax(probabilities, -1) == labels))
+    return accuracy, float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+
+
+class Evaluation(keras.callbacks.Callback):
+    """Writes `<variant>/{train,test}_{accuracy,loss}` into `logs`."""
+
+    def __init__(self, variants, train, test):
+        super().__init__()
+        self.variants = variants
+        # One call on the training and test rows together.
+        self.x = np.concatenate([train[0], test[0]])
+        self.splits = {
+            "train": (slice(0, len(train[0])), train[1]),
+            "test": (slice(len(train[0]), None), test[1]),
+        }
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = self.model.predict_on_batch(self.x)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        for variant, probabilities in zip(self.variants, outputs):
+            probabilities = np.asarray(probabilities)
+            for split, (rows, labels) in self.splits.items():
+                accuracy, loss = accuracy_and_loss(probabilities[rows], labels)
+                logs[f"{variant}/{split}_accuracy"] = accuracy
+                logs[f"{variant}/{split}_loss"] = loss
+
+
+class SideBySide:
+    """Trains the branches of a side-by-side model, one seed after another.
+
+    Tracing a new model costs more than training a small one for a seed, so
+    one compiled model serves every seed: before each seed, `reset` gives it
+    the state a newly built and compiled model of that seed would have --
+    all its variables (weights, dropout rates, the state of every random
+    seed generator) from `build(seed)` and a fresh optimizer (the transfer
+    demo does the same for its head).
+
+    Args:
+        build: `build(seed)` returns the uncompiled model: one output per
+            variant, named after it, every branch with the same weights.
+        variants: The variants, in the order of the model's outputs.
+        steps: Training steps per epoch; one compiled call runs them all.
+        optimizer: A function that returns a new optimizer.
+    """
+
+    def __init__(self, build, variants, steps, optimizer):
+        self.build = build
+        self.variants = tuple(variants)
+        self.steps = steps
+        self.model = build(0)
+        self.model.compile(
+            optimizer=optimizer(),
+            loss={v: "sparse_categorical_crossentropy" for v in self.variants},
+            # One compiled call per epoch: no Python between batches.
+            steps_per_execution=steps,
+        )
+        self.model.optimizer.build(self.model.trainable_variables)
+        # Iteration 0, the learning rate, and zero moment estimates.
+        self.fresh_optimizer = [
+            keras.ops.convert_to_numpy(v)
+            for v in self.model.optimizer.variables
+        ]
+        # Each branch alone, for the analysis functions.
+        self.branches = {
+            variant: keras.Model(
+                self.model.inputs[0], self.model.get_layer(variant).output
+            )
+            for variant in self.variants
+        }
+
+    def reset(self, seed):
+        new = self.build(seed)
+        # NumPy copies: on JAX, assigning a variable itself would share
+        # one buffer between the two models.
+        for variable, value in zip(self.model.variables, new.variables):
+            variable.assign(keras.ops.convert_to_numpy(value))
+        for variable, value in zip(
+            self.model.optimizer.variables, self.fresh_optimizer
+        ):
+            variable.assign(value)
+
+    def train(
+        self,
+        seed,
+        train,
+        test,
+        epochs,
+        batch_size,
+        schedules=None,
+        callbacks=(),
+    ):
+        """Trains every branch for one seed.
+
+        Args:
+            seed: Fixes the initial weights, the batches and the dropout
+                masks (through `build(seed)` and `batch_order`).
+            train: `(x, y)` training rows.
+            test: `(x, y)` test rows.
+            epochs: Number of epochs.
+            batch_size: Rows per batch; `steps * batch_size` rows an epoch.
+            schedules: For `kerasdrop.callbacks.DropoutScheduler`: a dict
+                from dropout layer name to schedule; `None` for none.
+            callbacks: More Keras callbacks.
+
+        Returns:
+            One run per variant: a dict with `"variant"`, `"seed"` and
+            `"history"`, the per-epoch lists of `train_accuracy`,
+            `train_loss`, `test_accuracy`, `test_loss`, of `rate` (the rate
+            of the branch's first scheduled dropout layer) and of the keys
+            `coadaptation/<variant>_*` that a `CoAdaptationMonitor` logs.
+        """
+        import tensorflow as tf
+
+        x_train, y_train = train
+        self.reset(seed)
+        order = batch_order(len(x_train), batch_size, epochs, seed)
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (x_train[order], {v: y_train[order] for v in self.variants})
+        ).batch(batch_size)
+        callbacks = [Evaluation(self.variants, train, test), *callbacks]
+        if schedules:
+            callbacks.insert(0, kerasdrop.callbacks.DropoutScheduler(schedules))
+        start = time.perf_counter()
+        history = self.model.fit(
+            dataset.repeat(),
+            steps_per_epoch=self.steps,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # The order is `batch_order`'s.
+            verbose=0,
+        ).history
+        seconds = time.perf_counter() - start
+        runs = []
+        for variant in self.variants:
+            run = {"variant": variant, "seed": seed, "history": {}}
+            for key, values in history.items():
+                if key.startswith(f"{variant}/"):
+                    key = key[len(variant) + 1 :]
+                elif key.startswith(f"{variant}_") and key.endswith("/rate"):
+                    if "rate" in run["history"]:
+                        continue  # The first dropout layer's rate only.
+                    key = "rate"
+                elif not key.startswith(f"coadaptation/{variant}_"):
+                    continue
+                run["history"][key] = [float(value) for value in values]
+            runs.append(run)
+        finals = "  ".join(
+            f"{run['variant']} {run['history']['test_accuracy'][-1]:.3f}"
+            for run in runs
+        )
+        print(
+            f"  seed {seed}: test accuracy {finals}  ({seconds:.1f} s)",
+            flush=True,
+        )
+        return runs

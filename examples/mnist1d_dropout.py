@@ -198,19 +198,10 @@ def mlp_branch(inputs, variant, width, seed, residual=False):
     return dense(10, activation="softmax", name=variant)(hidden)
 
 
-def branch_layers(model, variant):
-    return [
-        layer
-        for layer in model.layers
-        if layer.name == variant or layer.name.startswith(f"{variant}_")
-    ]
-
-
 def build_side_by_side(section, seed):
     """One model, a branch per variant, every branch with the same weights."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((40,))
-    variants = section["variants"]
     outputs = [
         mlp_branch(
             inputs,
@@ -219,174 +210,41 @@ def build_side_by_side(section, seed):
             seed,
             residual=section.get("residual", False),
         )
-        for variant in variants
+        for variant in section["variants"]
     ]
     model = keras.Model(inputs, outputs)
-    # Every branch starts from the first branch's initial weights.
-    reference = branch_layers(model, variants[0])
-    for variant in variants[1:]:
-        for source, target in zip(reference, branch_layers(model, variant)):
-            target.set_weights(source.get_weights())
+    example_utils.copy_first_branch(model, section["variants"])
     return model
 
 
-# ---------------------------------------------------------------------------
-# Training. A seed fixes the batches: every epoch is a fresh random order of
-# the training rows (whole batches only), drawn once from the seed and fed
-# to all branches. An `Evaluation` callback records, after every epoch and
-# for every branch, the test accuracy and the loss and accuracy on the
-# training rows in inference mode (no dropout), so the variants compare on
-# the same footing whatever their rate.
-# ---------------------------------------------------------------------------
-
-
-def batch_order(num_rows, batch_size, epochs, seed):
-    rng = np.random.default_rng(seed)
-    per_epoch = (num_rows // batch_size) * batch_size
-    return np.concatenate(
-        [rng.permutation(num_rows)[:per_epoch] for _ in range(epochs)]
+def make_trainer(section, num_rows):
+    return example_utils.SideBySide(
+        lambda seed: build_side_by_side(section, seed),
+        section["variants"],
+        steps=num_rows // section["batch_size"],
+        optimizer=lambda: keras.optimizers.Adam(section["learning_rate"]),
     )
 
 
-def accuracy_and_loss(probabilities, labels):
-    picked = probabilities[np.arange(len(labels)), labels]
-    accuracy = float(np.mean(np.argmax(probabilities, -1) == labels))
-    return accuracy, float(-np.mean(np.log(np.maximum(picked, 1e-12))))
-
-
-class Evaluation(keras.callbacks.Callback):
-    """Writes `<variant>/{train,test}_{accuracy,loss}` into `logs`."""
-
-    def __init__(self, variants, train, test):
-        super().__init__()
-        self.variants = variants
-        # One call on the training and test rows together.
-        self.x = np.concatenate([train[0], test[0]])
-        self.splits = {
-            "train": (slice(0, len(train[0])), train[1]),
-            "test": (slice(len(train[0]), None), test[1]),
-        }
-
-    def on_epoch_end(self, epoch, logs=None):
-        outputs = self.model.predict_on_batch(self.x)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        for variant, probabilities in zip(self.variants, outputs):
-            probabilities = np.asarray(probabilities)
-            for split, (rows, labels) in self.splits.items():
-                accuracy, loss = accuracy_and_loss(probabilities[rows], labels)
-                logs[f"{variant}/{split}_accuracy"] = accuracy
-                logs[f"{variant}/{split}_loss"] = loss
-
-
-class SideBySide:
-    """Trains the variants of a section, one seed after the other.
-
-    Tracing a new model costs more than training these small MLPs for a
-    seed, so one compiled model serves every seed: before each seed,
-    `reset` gives it the state a newly built and compiled model of that
-    seed would have -- its weights, a fresh optimizer and the seeds of its
-    dropout layers (the transfer demo does the same for its head).
-    """
-
-    def __init__(self, section, num_rows):
-        self.section = section
-        self.variants = section["variants"]
-        self.steps = num_rows // section["batch_size"]
-        self.model = build_side_by_side(section, seed=0)
-        self.model.compile(
-            optimizer=keras.optimizers.Adam(section["learning_rate"]),
-            loss={v: "sparse_categorical_crossentropy" for v in self.variants},
-            # One compiled call per epoch: no Python between batches.
-            steps_per_execution=self.steps,
+def train(trainer, section, seed, train, test, callbacks=()):
+    """Trains every variant of `section` for one seed, side by side."""
+    epochs = section["epochs"]
+    schedules = {
+        f"{variant}_dropout_{index}": example_utils.make_schedule(
+            variant, section["rate"], epochs
         )
-        self.model.optimizer.build(self.model.trainable_variables)
-        # Iteration 0, the learning rate, and zero moment estimates.
-        self.fresh_optimizer = [
-            keras.ops.convert_to_numpy(v)
-            for v in self.model.optimizer.variables
-        ]
-        # Each branch alone, for the analysis functions.
-        self.branches = {
-            variant: keras.Model(
-                self.model.inputs, self.model.get_layer(variant).output
-            )
-            for variant in self.variants
-        }
-
-    def reset(self, seed):
-        new = build_side_by_side(self.section, seed)
-        self.model.set_weights(new.get_weights())
-        for variable, value in zip(
-            self.model.optimizer.variables, self.fresh_optimizer
-        ):
-            variable.assign(value)
-        for layer, fresh in zip(self.model.layers, new.layers):
-            if isinstance(layer, kerasdrop.ScheduledDropout):
-                # A NumPy copy: on JAX, assigning the variable itself would
-                # share one buffer between the two models.
-                layer.seed_generator.state.assign(
-                    keras.ops.convert_to_numpy(fresh.seed_generator.state)
-                )
-
-    def train(self, seed, train, test, callbacks=()):
-        """Trains every variant for one seed; returns one run each."""
-        section, variants = self.section, self.variants
-        x_train, y_train = train
-        batch_size, epochs = section["batch_size"], section["epochs"]
-        self.reset(seed)
-        model = self.model
-        order = batch_order(len(x_train), batch_size, epochs, seed)
-        dataset = tf.data.Dataset.from_tensor_slices(
-            (x_train[order], {variant: y_train[order] for variant in variants})
-        ).batch(batch_size)
-        scheduler = kerasdrop.callbacks.DropoutScheduler(
-            {
-                f"{variant}_dropout_{index}": example_utils.make_schedule(
-                    variant, section["rate"], epochs
-                )
-                for variant in variants
-                for index in (1, 2)
-            }
-        )
-        start = time.perf_counter()
-        history = model.fit(
-            dataset.repeat(),
-            steps_per_epoch=self.steps,
-            epochs=epochs,
-            callbacks=[
-                scheduler,
-                Evaluation(variants, train, test),
-                *callbacks,
-            ],
-            verbose=0,
-        )
-        seconds = time.perf_counter() - start
-        runs = []
-        for variant in variants:
-            # "fixed/test_accuracy" -> "test_accuracy", "fixed_dropout_1/rate"
-            # -> "rate"; the monitor's keys stay as they are.
-            renamed = {
-                f"{variant}/": "",
-                f"{variant}_dropout_1/": "",
-                f"coadaptation/{variant}_": f"coadaptation/{variant}_",
-            }
-            run = {"variant": variant, "seed": seed, "history": {}}
-            for key, values in history.history.items():
-                for prefix, new in renamed.items():
-                    if key.startswith(prefix):
-                        new_key = new + key[len(prefix) :]
-                        run["history"][new_key] = [float(v) for v in values]
-            runs.append(run)
-        finals = "  ".join(
-            f"{run['variant']} {run['history']['test_accuracy'][-1]:.3f}"
-            for run in runs
-        )
-        print(
-            f"  seed {seed}: test accuracy {finals}  ({seconds:.1f} s)",
-            flush=True,
-        )
-        return runs
+        for variant in section["variants"]
+        for index in (1, 2)
+    }
+    return trainer.train(
+        seed,
+        train,
+        test,
+        epochs=epochs,
+        batch_size=section["batch_size"],
+        schedules=schedules,
+        callbacks=callbacks,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -454,6 +312,9 @@ def ablation_areas(branches, x_test, y_test, seed):
             "fractions": curve["fractions"].tolist(),
             "mean": curve["mean"].tolist(),
             "area": curve["area"],
+            # The area divided by the accuracy before ablation: how slowly
+            # the branch degrades, whatever its accuracy.
+            "relative_area": curve["area"] / max(curve["mean"][0], 1e-12),
         }
     return curves
 
@@ -472,9 +333,10 @@ def coadaptation_summary(args, runs, curves):
                     for run in _of(runs, variant)
                 ]
             )
-        row["ablation_area"] = example_utils.mean_std(
-            [curves[seed][variant]["area"] for seed in seeds]
-        )
+        for area in ("area", "relative_area"):
+            row[f"ablation_{area}"] = example_utils.mean_std(
+                [curves[seed][variant][area] for seed in seeds]
+            )
         row["final_rate"] = example_utils.make_schedule(
             variant, args.rate, args.epochs
         )(args.epochs - 1)
@@ -482,7 +344,10 @@ def coadaptation_summary(args, runs, curves):
 
     # Paired changes against no dropout, one point per (variant, seed).
     points = {"accuracy": [], "final_rate": []}
-    changes = {measure: [] for measure in (*COADAPTATION_MEASURES, "area")}
+    changes = {
+        measure: []
+        for measure in (*COADAPTATION_MEASURES, "area", "relative_area")
+    }
     for variant in variants[1:]:
         for seed in seeds:
             run = _of(runs, variant, seed)
@@ -498,9 +363,10 @@ def coadaptation_summary(args, runs, curves):
                     _last_measured(run["history"], key.format(variant))
                     - _last_measured(base["history"], key.format("none"))
                 )
-            changes["area"].append(
-                curves[seed][variant]["area"] - curves[seed]["none"]["area"]
-            )
+            for area in ("area", "relative_area"):
+                changes[area].append(
+                    curves[seed][variant][area] - curves[seed]["none"][area]
+                )
     predictive = {
         measure: {
             "r_with_accuracy_gain": correlation(values, points["accuracy"]),
@@ -668,15 +534,16 @@ def format_tables(args, results):
         "last measurement)",
         "",
         "| variant | final rate | correlation | effective rank "
-        "| ablation area |",
-        "|---|---:|---:|---:|---:|",
+        "| ablation area | relative ablation area |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for variant, row in coadaptation["per_variant"].items():
         lines.append(
             f"| {variant} | {row['final_rate']:.2f} | "
             f"{_cell(row['correlation'])} | "
             f"{_cell(row['effective_rank'], 1)} | "
-            f"{_cell(row['ablation_area'])} |"
+            f"{_cell(row['ablation_area'])} | "
+            f"{_cell(row['ablation_relative_area'])} |"
         )
     lines += [
         "",
@@ -954,10 +821,11 @@ def main(argv=None):
     keys = ("test_accuracy", "train_accuracy", "train_loss", "test_loss")
 
     print("1. The paper's MLP on the standard split", flush=True)
-    trainer = SideBySide(sections["anchor"], len(x_train))
+    section = sections["anchor"]
+    trainer = make_trainer(section, len(x_train))
     runs = []
     for seed in range(args.seeds):
-        runs += trainer.train(seed, (x_train, y_train), test)
+        runs += train(trainer, section, seed, (x_train, y_train), test)
     results["anchor"] = {
         "runs": runs,
         "summary": summarize(runs, ANCHOR_VARIANTS, keys),
@@ -968,7 +836,8 @@ def main(argv=None):
         f"MLP {args.width}-{args.width}",
         flush=True,
     )
-    trainer = SideBySide(sections["overfitting"], args.train_samples)
+    section = sections["overfitting"]
+    trainer = make_trainer(section, args.train_samples)
     runs, ablation, monte_carlo = [], {}, None
     for seed in range(args.seeds):
         # The seed's training subset, the same for all its variants.
@@ -982,8 +851,13 @@ def main(argv=None):
             every=args.monitor_every,
             seed=seed,
         )
-        runs += trainer.train(
-            seed, (x_train[rows], y_train[rows]), test, callbacks=[monitor]
+        runs += train(
+            trainer,
+            section,
+            seed,
+            (x_train[rows], y_train[rows]),
+            test,
+            callbacks=[monitor],
         )
         ablation[seed] = ablation_areas(trainer.branches, x_test, y_test, seed)
         if seed == 0:
@@ -1008,10 +882,11 @@ def main(argv=None):
         f"MLP {args.small_width}-{args.small_width}",
         flush=True,
     )
-    trainer = SideBySide(sections["underfitting"], len(x_train))
+    section = sections["underfitting"]
+    trainer = make_trainer(section, len(x_train))
     runs = []
     for seed in range(args.seeds):
-        runs += trainer.train(seed, (x_train, y_train), test)
+        runs += train(trainer, section, seed, (x_train, y_train), test)
     for run in runs:
         run["history"]["test_error"] = [
             1.0 - value for value in run["history"]["test_accuracy"]
