@@ -276,6 +276,21 @@ def batch_order(num_rows, batch_size, epochs, seed):
     )
 
 
+def ordered_dataset(x, y, batch_size, epochs, seed):
+    """A `tf.data` pipeline of the batches of `batch_order`, repeated.
+
+    Returns the dataset and the number of steps per epoch, for
+    `model.fit(dataset, steps_per_epoch=steps, epochs=epochs)`. `y` may be
+    a dict of targets (one per output).
+    """
+    import tensorflow as tf
+
+    order = batch_order(len(x), batch_size, epochs, seed)
+    targets = keras.tree.map_structure(lambda array: array[order], y)
+    dataset = tf.data.Dataset.from_tensor_slices((x[order], targets))
+    return dataset.batch(batch_size).repeat(), len(x) // batch_size
+
+
 def accuracy_and_loss(probabilities, labels):
     """Accuracy and mean cross-entropy of class probabilities."""
     picked = probabilities[np.arange(len(labels)), labels]
@@ -392,20 +407,21 @@ class SideBySide:
             of the branch's first scheduled dropout layer) and of the keys
             `coadaptation/<variant>_*` that a `CoAdaptationMonitor` logs.
         """
-        import tensorflow as tf
-
         x_train, y_train = train
         self.reset(seed)
-        order = batch_order(len(x_train), batch_size, epochs, seed)
-        dataset = tf.data.Dataset.from_tensor_slices(
-            (x_train[order], {v: y_train[order] for v in self.variants})
-        ).batch(batch_size)
+        dataset, _ = ordered_dataset(
+            x_train,
+            {variant: y_train for variant in self.variants},
+            batch_size,
+            epochs,
+            seed,
+        )
         callbacks = [Evaluation(self.variants, train, test), *callbacks]
         if schedules:
             callbacks.insert(0, kerasdrop.callbacks.DropoutScheduler(schedules))
         start = time.perf_counter()
         history = self.model.fit(
-            dataset.repeat(),
+            dataset,
             steps_per_epoch=self.steps,
             epochs=epochs,
             callbacks=callbacks,

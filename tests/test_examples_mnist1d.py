@@ -1,10 +1,16 @@
-"""examples/mnist1d_dropout.py in its --quick mode, end to end.
+"""The MNIST-1D examples in their --quick modes, end to end.
 
-Checks the structure of what it writes, not the accuracies it measures.
+Checks the structure of what they write, not the accuracies they measure.
+The end-to-end runs use the TensorFlow backend only: the scripts feed
+`tf.data` pipelines on every backend, the library's backends are covered by
+its own tests, and a second run would double their CI time (they pass on
+JAX too: `KERAS_BACKEND=jax KERASDROP_EXAMPLES_ALL_BACKENDS=1 pytest ...`).
 """
 
 import json
+import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -19,6 +25,11 @@ FIGURES = (
     "mnist1d_mc_vs_weight_scaling.png",
 )
 VERDICTS = {"reproduced", "not reproduced here", "contradicted"}
+end_to_end = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow"
+    and not os.environ.get("KERASDROP_EXAMPLES_ALL_BACKENDS"),
+    reason="end-to-end example runs use the TensorFlow backend in CI",
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +44,7 @@ def quick_run(example, tmp_path_factory):
     return results, output_dir
 
 
+@end_to_end
 def test_quick_run_writes_results_and_figures(example, quick_run):
     results, output_dir = quick_run
     config = results["config"]
@@ -56,6 +68,7 @@ def test_quick_run_writes_results_and_figures(example, quick_run):
         assert (output_dir / name).stat().st_size > 0
 
 
+@end_to_end
 @pytest.mark.parametrize(
     "section, variants, epochs",
     [
@@ -88,6 +101,7 @@ def test_every_variant_and_seed_has_a_paired_run(
     assert summary["none"]["test_accuracy_vs_none"]["differences"] == [0, 0]
 
 
+@end_to_end
 def test_schedules_reach_the_branches(quick_run):
     results, _ = quick_run
     rates = {
@@ -103,6 +117,7 @@ def test_schedules_reach_the_branches(quick_run):
     assert rates["late"] == pytest.approx([0.0, 0.5])
 
 
+@end_to_end
 def test_claims_coadaptation_and_ensemble_sections(example, quick_run):
     results, _ = quick_run
     assert len(results["liu_claims"]) == 4
@@ -153,6 +168,7 @@ def test_quick_flag_keeps_explicit_flags(example):
         example.parse_args(["--seeds", "1"])
 
 
+@end_to_end
 def test_recurrent_quick_run_pairs_every_method(tmp_path):
     recurrent = load_example("mnist1d_recurrent")
     results = recurrent.main(
