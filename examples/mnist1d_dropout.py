@@ -275,6 +275,12 @@ def summarize(runs, variants, keys, lower_is_better=("loss", "error")):
             row[f"{key}_vs_none"] = example_utils.paired_difference(
                 values, final(runs, "none", key), higher_is_better=higher
             )
+        if "fixed" in variants and variant not in ("none", "fixed"):
+            # Schedules against the fixed rate they start from or reach.
+            row["test_accuracy_vs_fixed"] = example_utils.paired_difference(
+                final(runs, variant, "test_accuracy"),
+                final(runs, "fixed", "test_accuracy"),
+            )
         summary[variant] = row
     return summary
 
@@ -337,6 +343,18 @@ def coadaptation_summary(args, runs, curves):
             row[f"ablation_{area}"] = example_utils.mean_std(
                 [curves[seed][variant][area] for seed in seeds]
             )
+        # Paired against no dropout; a win is less co-adaptation: lower
+        # correlation, higher effective rank, slower ablation.
+        for measure, higher in (
+            ("correlation", False),
+            ("effective_rank", True),
+            ("ablation_relative_area", True),
+        ):
+            row[f"{measure}_vs_none"] = example_utils.paired_difference(
+                _measure_values(runs, curves, variant, measure, seeds),
+                _measure_values(runs, curves, "none", measure, seeds),
+                higher_is_better=higher,
+            )
         row["final_rate"] = example_utils.make_schedule(
             variant, args.rate, args.epochs
         )(args.epochs - 1)
@@ -380,6 +398,17 @@ def coadaptation_summary(args, runs, curves):
         "points": points,
         "changes": changes,
     }
+
+
+def _measure_values(runs, curves, variant, measure, seeds):
+    if measure.startswith("ablation_"):
+        area = measure[len("ablation_") :]
+        return [curves[seed][variant][area] for seed in seeds]
+    key = f"coadaptation/{variant}_dropout_2/{measure}"
+    return [
+        _last_measured(_of(runs, variant, seed)["history"], key)
+        for seed in seeds
+    ]
 
 
 def _of(runs, variant, seed=None):
@@ -490,16 +519,19 @@ def format_tables(args, results):
         f"{args.train_samples} training sequences",
         "",
         "| variant | test accuracy | vs no dropout (wins/seeds) | verdict "
-        "| train accuracy | train loss |",
-        "|---|---:|---:|---|---:|---:|",
+        "| vs fixed (wins/seeds) | train accuracy | train loss |",
+        "|---|---:|---:|---|---:|---:|---:|",
     ]
     for variant, row in results["overfitting"]["summary"].items():
         difference = row["test_accuracy_vs_none"]
         verdict = "" if variant == "none" else example_utils.verdict(difference)
+        vs_fixed = row.get("test_accuracy_vs_fixed")
+        vs_fixed = "" if vs_fixed is None else paired(vs_fixed)
         lines.append(
             f"| {variant} | {_cell(row['test_accuracy'])} | "
             f"{paired(difference)} | "
             f"{verdict} | "
+            f"{vs_fixed} | "
             f"{_cell(row['train_accuracy'])} | {_cell(row['train_loss'])} |"
         )
 
@@ -533,17 +565,20 @@ def format_tables(args, results):
         "Co-adaptation of the second hidden layer (overfitting regime, "
         "last measurement)",
         "",
-        "| variant | final rate | correlation | effective rank "
-        "| ablation area | relative ablation area |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| variant | final rate | correlation | vs none | effective rank "
+        "| vs none | ablation area | relative ablation area | vs none |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for variant, row in coadaptation["per_variant"].items():
         lines.append(
             f"| {variant} | {row['final_rate']:.2f} | "
             f"{_cell(row['correlation'])} | "
+            f"{paired(row['correlation_vs_none'])} | "
             f"{_cell(row['effective_rank'], 1)} | "
+            f"{paired(row['effective_rank_vs_none'], digits=1)} | "
             f"{_cell(row['ablation_area'])} | "
-            f"{_cell(row['ablation_relative_area'])} |"
+            f"{_cell(row['ablation_relative_area'])} | "
+            f"{paired(row['ablation_relative_area_vs_none'])} |"
         )
     lines += [
         "",

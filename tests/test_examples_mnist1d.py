@@ -99,6 +99,11 @@ def test_every_variant_and_seed_has_a_paired_run(
         assert counts == 2
         assert len(difference["differences"]) == 2
     assert summary["none"]["test_accuracy_vs_none"]["differences"] == [0, 0]
+    if "fixed" in variants:
+        schedules = set(variants) - {"none", "fixed"}
+        assert {
+            v for v in summary if "test_accuracy_vs_fixed" in summary[v]
+        } == (schedules)
 
 
 @end_to_end
@@ -131,6 +136,9 @@ def test_claims_coadaptation_and_ensemble_sections(example, quick_run):
             "ablation_area",
             "ablation_relative_area",
             "final_rate",
+            "correlation_vs_none",
+            "effective_rank_vs_none",
+            "ablation_relative_area_vs_none",
         }
     # One point per (variant other than none, seed).
     assert len(coadaptation["points"]["accuracy"]) == 5 * 2
