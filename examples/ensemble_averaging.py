@@ -8,6 +8,9 @@ the kept units during training instead, so the ordinary inference pass is
 the weight-scaled network). This script measures, on an MLP trained with
 dropout on the 8x8 digits that ship with scikit-learn:
 
+0. whether dropout lowers the test error at all: the MLP with and without
+   dropout over `--seeds` seeds, paired (same split, initial weights and
+   batch order within a seed), with the seeds where dropout is better;
 1. the test error of Monte-Carlo model averaging (`mc_predict`) as a
    function of the number of sampled subnetworks, from 1 to
    `max(--sample-counts)`, against weight scaling -- the experiment of
@@ -27,7 +30,8 @@ It reports what it measures, whichever way it comes out: a table printed and
 written to `results.md`, everything in `results.json`, and figures, in the
 output folder.
 
-Run (about a minute on two CPU cores):
+Run (about a minute of CPU time; 150 s of wall time on two CPU cores shared
+with other jobs):
 
     python examples/ensemble_averaging.py
 

@@ -14,6 +14,8 @@ the folder of a script it runs on `sys.path`).
 - `monte_carlo_errors`: test error of Monte-Carlo averaging over 1, 2, ...
   sampled subnetworks, against weight scaling.
 - `load_mnist1d` generates MNIST-1D (Greydanus & Kobak, 2024) offline.
+- `SideBySide` trains the variants of a paired comparison as the branches
+  of one model, seed after seed, with `ordered_dataset`'s batches.
 """
 
 import json

@@ -33,7 +33,8 @@ them one after the other on the same batches, in one compiled step. Each
 table gives the per-seed difference to no dropout as mean ± standard
 deviation over seeds and the number of seeds where the variant is better.
 
-Run (about three minutes on two CPU cores):
+Run (144 s of CPU time, measured on two CPU cores shared with other jobs,
+where it took 263 s of wall time):
 
     python examples/mnist1d_dropout.py
 
