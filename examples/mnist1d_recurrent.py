@@ -286,11 +286,11 @@ def plot(runs, summary, output_dir):
                 capsize=3,
             )
     ticks = [
-        (offset * (len(METHODS) + 1) + index, f"{cell}\n{method}")
+        (offset * (len(METHODS) + 1) + index, f"{cell} {method}")
         for offset, cell in enumerate(cells)
         for index, method in enumerate(METHODS[1:])
     ]
-    axes[2].set_xticks(*zip(*ticks))
+    axes[2].set_xticks(*zip(*ticks), rotation=30, ha="right")
     axes[2].tick_params(axis="x", labelsize="small")
     axes[2].axhline(0.0, color="grey", linewidth=1)
     axes[2].set_ylabel("test accuracy - none (points)")
