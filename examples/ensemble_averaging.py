@@ -8,6 +8,9 @@ the kept units during training instead, so the ordinary inference pass is
 the weight-scaled network). This script measures, on an MLP trained with
 dropout on the 8x8 digits that ship with scikit-learn:
 
+0. whether dropout lowers the test error at all: the MLP with and without
+   dropout over `--seeds` seeds, paired (same split, initial weights and
+   batch order within a seed), with the seeds where dropout is better;
 1. the test error of Monte-Carlo model averaging (`mc_predict`) as a
    function of the number of sampled subnetworks, from 1 to
    `max(--sample-counts)`, against weight scaling -- the experiment of
@@ -27,7 +30,8 @@ It reports what it measures, whichever way it comes out: a table printed and
 written to `results.md`, everything in `results.json`, and figures, in the
 output folder.
 
-Run (about a minute on two CPU cores):
+Run (about a minute of CPU time; 150 s of wall time on two CPU cores shared
+with other jobs):
 
     python examples/ensemble_averaging.py
 
@@ -41,29 +45,19 @@ import time
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
 import argparse
-import json
 import os
-import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import example_utils
 import keras
 import numpy as np
 
 import kerasdrop
 from kerasdrop.analysis import coadaptation
 
-DEFAULT_OUTPUT_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "results",
-    "ensemble_averaging",
-)
-DOCS_IMAGES_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "docs",
-    "images",
-)
+DEFAULT_OUTPUT_DIR = example_utils.default_output_dir("ensemble_averaging")
 HIDDEN_LAYERS = ("dropout_1", "dropout_2")  # Read at their inputs.
 
 
@@ -92,12 +86,24 @@ def parse_args(argv=None):
     parser.add_argument("--pca-components", type=int, default=12)
     parser.add_argument("--exact-epochs", type=int, default=60)
     parser.add_argument("--num-pairs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split, the models and the analyses",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="seeds --seed, --seed + 1, ... for the paired comparison of "
+        "test errors with and without dropout",
+    )
     parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
     parser.add_argument(
         "--docs-images",
         action="store_true",
-        help=f"also copy the figures into {DOCS_IMAGES_DIR}",
+        help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
     )
     args = parser.parse_args(argv)
     args.sample_counts = sorted(
@@ -112,7 +118,7 @@ def parse_args(argv=None):
 # ---------------------------------------------------------------------------
 
 
-def load_data(args):
+def load_data(args, seed):
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -122,7 +128,7 @@ def load_data(args):
         x,
         digits.target.astype("int32"),
         test_size=args.test_fraction,
-        random_state=args.seed,
+        random_state=seed,
         stratify=digits.target,
     )
 
@@ -130,12 +136,15 @@ def load_data(args):
 # ---------------------------------------------------------------------------
 # The MLP: input dropout, then two ReLU layers each followed by dropout, as
 # in Srivastava et al. (2014). The network "without dropout" is the same
-# model with every rate at 0, so its layers have the same names.
+# model with every rate at 0, so its layers have the same names. Both are
+# built from the same seed, so they start from the same weights, and train
+# on the same batches in the same order (`example_utils.ordered_dataset`):
+# the difference of their test errors is a paired one.
 # ---------------------------------------------------------------------------
 
 
-def build_mlp(args, rate, input_rate):
-    keras.utils.set_random_seed(args.seed)
+def build_mlp(args, rate, input_rate, seed):
+    keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
             keras.Input((64,)),
@@ -156,76 +165,47 @@ def build_mlp(args, rate, input_rate):
     return model
 
 
-def train(args, model, data, label):
+def train(args, model, data, label, seed, monitor=True):
     x_train, x_test, y_train, y_test = data
-    # The monitor logs the co-adaptation of the hidden units every epoch.
-    monitor = kerasdrop.callbacks.CoAdaptationMonitor(
-        x_test,
-        layers=HIDDEN_LAYERS,
-        measures=coadaptation.ACTIVATION_MEASURES,
-        seed=args.seed,
+    callbacks = []
+    if monitor:
+        # Logs the co-adaptation of the hidden units every epoch.
+        callbacks.append(
+            kerasdrop.callbacks.CoAdaptationMonitor(
+                x_test,
+                layers=HIDDEN_LAYERS,
+                measures=coadaptation.ACTIVATION_MEASURES,
+                seed=seed,
+            )
+        )
+    dataset, steps = example_utils.ordered_dataset(
+        x_train, y_train, args.batch_size, args.epochs, seed
     )
     start = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=args.batch_size,
+        dataset,
+        steps_per_epoch=steps,
         epochs=args.epochs,
-        callbacks=[monitor],
+        callbacks=callbacks,
         verbose=0,
     )
     error = test_error(model.predict_on_batch(x_test), y_test)
     print(
-        f"  {label}: {args.epochs} epochs in "
+        f"  seed {seed}, {label}: {args.epochs} epochs in "
         f"{time.perf_counter() - start:.1f} s, test error {error:.4f}",
         flush=True,
     )
-    return history.history
+    return history.history, error
 
 
-def test_error(probabilities, labels):
-    return float(np.mean(np.argmax(probabilities, axis=-1) != labels))
+test_error = example_utils.test_error
 
 
 # ---------------------------------------------------------------------------
-# 1. Monte-Carlo averaging against weight scaling. For each repeat,
-# `mc_predict` draws max(sample_counts) subnetworks per test row in one
-# batched call (`batch_size=None`: the digits test set is small enough); the
-# first k of them give the k-sample average, so the curve for every k costs
-# a single call.
+# 1. Monte-Carlo averaging against weight scaling
+# (`example_utils.monte_carlo_errors`: one batched `mc_predict` call per
+# repeat gives the whole curve).
 # ---------------------------------------------------------------------------
-
-
-def monte_carlo_curve(args, model, x_test, y_test):
-    weight_scaling = test_error(model.predict_on_batch(x_test), y_test)
-    counts = np.array(args.sample_counts)
-    errors = {"mean": [], "geometric": []}
-    for repeat in range(args.repeats):
-        keras.utils.set_random_seed(args.seed + 1000 + repeat)
-        samples = kerasdrop.analysis.mc_predict(
-            model,
-            x_test,
-            num_samples=counts.max(),
-            batch_size=None,
-            return_samples=True,
-        )["samples"].astype("float64")
-        log_samples = np.log(np.maximum(samples, 1e-30))
-        for combine in errors:
-            row = []
-            for count in counts:
-                if combine == "mean":
-                    average = samples[:count].mean(axis=0)
-                else:  # The arg-max of a normalized geometric mean.
-                    average = log_samples[:count].mean(axis=0)
-                row.append(test_error(average, y_test))
-            errors[combine].append(row)
-    return {
-        "sample_counts": counts.tolist(),
-        "weight_scaling_error": weight_scaling,
-        "mc_error_mean": np.mean(errors["mean"], axis=0).tolist(),
-        "mc_error_std": np.std(errors["mean"], axis=0).tolist(),
-        "mc_geometric_error_mean": np.mean(errors["geometric"], 0).tolist(),
-    }
 
 
 # ---------------------------------------------------------------------------
@@ -347,8 +327,25 @@ TABLE_MEASURES = (
 
 
 def format_tables(results):
-    mc = results["monte_carlo"]
+    comparison = results["comparison"]
+    errors = comparison["test_error"]
+    paired = example_utils.format_paired(
+        comparison["with_minus_without"], digits=4
+    )
     lines = [
+        f"Test error over {len(comparison['seeds'])} seeds",
+        "",
+        "| with dropout | without dropout | with - without (wins/seeds) "
+        "| verdict |",
+        "|---:|---:|---:|---|",
+        f"| {errors['with dropout'][0]:.4f} ± {errors['with dropout'][1]:.4f} "
+        f"| {errors['without dropout'][0]:.4f} ± "
+        f"{errors['without dropout'][1]:.4f} | "
+        f"{paired} | {comparison['verdict']} |",
+        "",
+    ]
+    mc = results["monte_carlo"]
+    lines += [
         "Monte-Carlo averaging vs weight scaling (test error)",
         "",
         "| samples | MC mean ± std | MC geometric | weight scaling |",
@@ -492,20 +489,49 @@ def plot_results(results, histories, output_dir):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
-    data = load_data(args)
+    data = load_data(args, args.seed)
     x_train, x_test, y_train, y_test = data
     print(
         f"Digits: {len(x_train)} training and {len(x_test)} test images",
         flush=True,
     )
 
+    # The first seed's pair of networks is analysed below; every seed gives
+    # a paired difference of test errors (its own split, initial weights
+    # and batch order, shared by the two networks).
     print("Training the MLP with and without dropout", flush=True)
-    nets = {
-        "with dropout": build_mlp(args, args.rate, args.input_rate),
-        "without dropout": build_mlp(args, 0.0, 0.0),
-    }
-    histories = {
-        label: train(args, model, data, label) for label, model in nets.items()
+    errors = {"with dropout": [], "without dropout": []}
+    histories = {}
+    for seed in range(args.seed, args.seed + args.seeds):
+        first = seed == args.seed
+        seed_data = data if first else load_data(args, seed)
+        pair = {
+            "with dropout": build_mlp(args, args.rate, args.input_rate, seed),
+            "without dropout": build_mlp(args, 0.0, 0.0, seed),
+        }
+        for label, model in pair.items():
+            history, error = train(
+                args, model, seed_data, label, seed, monitor=first
+            )
+            errors[label].append(error)
+            if first:
+                histories[label] = history
+        if first:
+            nets = pair
+    paired = example_utils.paired_difference(
+        errors["with dropout"],
+        errors["without dropout"],
+        higher_is_better=False,
+    )
+    comparison = {
+        "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "test_error": {
+            label: example_utils.mean_std(values)
+            for label, values in errors.items()
+        },
+        "test_error_per_seed": errors,
+        "with_minus_without": paired,
+        "verdict": example_utils.verdict(paired),
     }
 
     print(
@@ -513,7 +539,14 @@ def main(argv=None):
         f"{args.repeats} repeats",
         flush=True,
     )
-    monte_carlo = monte_carlo_curve(args, nets["with dropout"], x_test, y_test)
+    monte_carlo = example_utils.monte_carlo_errors(
+        nets["with dropout"],
+        x_test,
+        y_test,
+        args.sample_counts,
+        args.repeats,
+        args.seed,
+    )
 
     print(f"Exact averaging over 2^{args.pca_components} masks", flush=True)
     exact = exactness_check(args, data)
@@ -525,6 +558,7 @@ def main(argv=None):
     }
 
     results = {
+        "comparison": comparison,
         "monte_carlo": monte_carlo,
         "exact": exact,
         "coadaptation": measures,
@@ -533,23 +567,7 @@ def main(argv=None):
     print()
     print(table)
     figures = plot_results(results, histories, args.output_dir)
-    elapsed = time.perf_counter() - STARTED
-    results["config"] = {
-        key: value
-        for key, value in vars(args).items()
-        if key not in ("output_dir", "docs_images")
-    }
-    results["wall_time_seconds"] = elapsed
-    with open(os.path.join(args.output_dir, "results.json"), "w") as file:
-        json.dump(results, file, indent=1)
-    with open(os.path.join(args.output_dir, "results.md"), "w") as file:
-        file.write(table + "\n")
-    if args.docs_images:
-        os.makedirs(DOCS_IMAGES_DIR, exist_ok=True)
-        for path in figures:
-            shutil.copy(path, DOCS_IMAGES_DIR)
-    print(f"Results and figures written to {args.output_dir}")
-    print(f"Total wall time: {elapsed:.1f} s")
+    example_utils.save_results(args, results, table, figures, STARTED)
     return results
 
 

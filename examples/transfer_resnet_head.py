@@ -52,10 +52,8 @@ import time
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
 import argparse
-import json
 import math
 import os
-import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -68,20 +66,13 @@ import tensorflow as tf
 # about as "retracing".
 tf.get_logger().setLevel("ERROR")
 
+import example_utils
+
 import kerasdrop
 from kerasdrop import schedules
 from kerasdrop import transfer
 
-DEFAULT_OUTPUT_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "results",
-    "transfer_resnet_head",
-)
-DOCS_IMAGES_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "docs",
-    "images",
-)
+DEFAULT_OUTPUT_DIR = example_utils.default_output_dir("transfer_resnet_head")
 VARIANTS = ("no-dropout", "fixed", "annealed", "curriculum", "early")
 # Co-adaptation measures of the head's hidden units shown in the table.
 TABLE_MEASURES = ("correlation", "effective_rank")
@@ -134,7 +125,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--docs-images",
         action="store_true",
-        help=f"also copy the figures into {DOCS_IMAGES_DIR}",
+        help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
     )
     args = parser.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -146,26 +137,10 @@ def parse_args(argv=None):
     return args
 
 
-# ---------------------------------------------------------------------------
-# The dropout regimes. Each is a schedule of the rate over the epochs, driven
-# by `kerasdrop.callbacks.DropoutScheduler`; the model is the same for all.
-# ---------------------------------------------------------------------------
-
-
-def make_schedule(variant, rate, epochs):
-    if variant == "no-dropout":
-        return schedules.Constant(0.0)
-    if variant == "fixed":
-        return schedules.Constant(rate)
-    if variant == "annealed":
-        # Reaches 0 at the last epoch.
-        return schedules.Linear(rate, 0.0, duration=max(epochs - 1, 1))
-    if variant == "curriculum":
-        # Morerio et al. use gamma = 10 / (number of steps).
-        return schedules.Curriculum(rate, gamma=10.0 / epochs)
-    if variant == "early":
-        return schedules.EarlyDropout(rate, cutoff=max(epochs // 4, 1))
-    raise ValueError(f"Unknown variant {variant!r}")
+# The dropout regimes: schedules of the rate over the epochs, driven by
+# `kerasdrop.callbacks.DropoutScheduler` (`example_utils.make_schedule`); the
+# model is the same for all.
+make_schedule = example_utils.make_schedule
 
 
 # ---------------------------------------------------------------------------
@@ -361,44 +336,44 @@ def fine_tune(args, classifier, head, variant, data, seed):
 # ---------------------------------------------------------------------------
 
 
-def mean_std(values):
-    values = np.asarray(values, dtype="float64")
-    return float(np.mean(values)), float(np.std(values))
+mean_std = example_utils.mean_std
 
 
-def final_accuracy(runs, variant, seed):
-    for run in runs:
-        if run["variant"] == variant and run["seed"] == seed:
-            return run["history"]["val_accuracy"][-1]
-    return None
+def final_accuracies(runs, variant):
+    chosen = sorted(
+        (run for run in runs if run["variant"] == variant),
+        key=lambda run: run["seed"],
+    )
+    return [run["history"]["val_accuracy"][-1] for run in chosen]
 
 
 def summarize(runs, variants):
     summary = {}
     for variant in variants:
         chosen = [run for run in runs if run["variant"] == variant]
-        # Paired by seed: same labelled images and same initial head.
-        differences = [
-            run["history"]["val_accuracy"][-1]
-            - final_accuracy(runs, "no-dropout", run["seed"])
-            for run in chosen
-            if final_accuracy(runs, "no-dropout", run["seed"]) is not None
-        ]
+        final = final_accuracies(runs, variant)
         row = {
-            "val_accuracy": mean_std(
-                [run["history"]["val_accuracy"][-1] for run in chosen]
-            ),
+            "val_accuracy": mean_std(final),
             "best_val_accuracy": mean_std(
                 [max(run["history"]["val_accuracy"]) for run in chosen]
             ),
             "train_accuracy": mean_std(
                 [run["history"]["accuracy"][-1] for run in chosen]
             ),
+            # Paired by seed: same labelled images and same initial head.
             "difference_to_no_dropout": (
-                mean_std(differences) if differences else None
+                example_utils.paired_difference(
+                    final, final_accuracies(runs, "no-dropout")
+                )
+                if "no-dropout" in variants
+                else None
             ),
             "seconds_per_run": mean_std([run["seconds"] for run in chosen]),
         }
+        if row["difference_to_no_dropout"] is not None:
+            row["verdict"] = example_utils.verdict(
+                row["difference_to_no_dropout"]
+            )
         for measure in TABLE_MEASURES:
             key = f"coadaptation/head_dropout/{measure}"
             row[measure] = mean_std([run["history"][key][-1] for run in chosen])
@@ -408,25 +383,24 @@ def summarize(runs, variants):
 
 def format_table(summary):
     header = (
-        "| variant | val acc (final) | vs no dropout | val acc (best) | "
-        "train acc | correlation | effective rank | s / run |"
+        "| variant | val acc (final) | vs no dropout (wins/seeds) | verdict "
+        "| val acc (best) | train acc | correlation | effective rank "
+        "| s / run |"
     )
-    lines = [header, "|" + "---|" * 8]
+    lines = [header, "|" + "---|" * 9]
     for variant, row in summary.items():
-        cells = [variant]
-        for key in (
-            "val_accuracy",
-            "difference_to_no_dropout",
-            "best_val_accuracy",
-            "train_accuracy",
-            "correlation",
-        ):
-            if row[key] is None:
-                cells.append("")
-                continue
+        difference = row["difference_to_no_dropout"]
+        cells = [
+            variant,
+            f"{row['val_accuracy'][0]:.3f} ± {row['val_accuracy'][1]:.3f}",
+            ""
+            if difference is None
+            else example_utils.format_paired(difference),
+            "" if variant == "no-dropout" else row.get("verdict", ""),
+        ]
+        for key in ("best_val_accuracy", "train_accuracy", "correlation"):
             mean, std = row[key]
-            sign = "+" if key == "difference_to_no_dropout" else ""
-            cells.append(f"{mean:{sign}.3f} ± {std:.3f}")
+            cells.append(f"{mean:.3f} ± {std:.3f}")
         mean, std = row["effective_rank"]
         cells.append(f"{mean:.1f} ± {std:.1f}")
         cells.append(f"{row['seconds_per_run'][0]:.1f}")
@@ -649,32 +623,19 @@ def main(argv=None):
     print(f"Highest mean final validation accuracy: {best}")
 
     figures = plot_results(runs, args.variants, args.output_dir)
-    # From the start of the script (imports included) to the last figure.
-    elapsed = time.perf_counter() - STARTED
     results = {
-        "config": {
-            key: value
-            for key, value in vars(args).items()
-            if key not in ("output_dir", "cache_dir", "docs_images")
-        },
         "num_target_images": len(images),
         "num_features": int(features.shape[1]),
         "summary": summary,
         "runs": runs,
         "classifier_vs_head_max_difference": difference,
         "fine_tuning": fine_tuning,
-        "wall_time_seconds": elapsed,
     }
-    with open(os.path.join(args.output_dir, "results.json"), "w") as file:
-        json.dump(results, file, indent=1)
-    with open(os.path.join(args.output_dir, "results.md"), "w") as file:
-        file.write(table + "\n")
-    if args.docs_images:
-        os.makedirs(DOCS_IMAGES_DIR, exist_ok=True)
-        for path in figures:
-            shutil.copy(path, DOCS_IMAGES_DIR)
-    print(f"Results and figures written to {args.output_dir}")
-    print(f"Total wall time: {elapsed:.1f} s")
+    # The wall time runs from the start of the script (imports included)
+    # to the last figure.
+    example_utils.save_results(
+        args, results, table, figures, STARTED, private=("cache_dir",)
+    )
     return results
 
 

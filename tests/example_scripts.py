@@ -2,8 +2,11 @@
 
 import importlib.util
 import os
+import sys
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
+if EXAMPLES not in sys.path:  # The examples import example_utils.
+    sys.path.insert(0, EXAMPLES)
 
 
 def load_example(name):

@@ -11,9 +11,19 @@ def test_tiny_run_writes_tables_and_figures(tmp_path):
         [
             "--epochs", "1", "--hidden-units", "8", "--sample-counts", "1,3",
             "--repeats", "2", "--pca-components", "4", "--exact-epochs", "1",
-            "--num-pairs", "3", "--output-dir", str(tmp_path),
+            "--num-pairs", "3", "--seeds", "2", "--output-dir", str(tmp_path),
         ]
     )  # fmt: skip
+    comparison = results["comparison"]
+    assert comparison["seeds"] == [0, 1]
+    paired = comparison["with_minus_without"]
+    assert paired["seeds"] == 2 and not paired["higher_is_better"]
+    assert paired["wins"] + paired["losses"] + paired["ties"] == 2
+    assert comparison["verdict"] in {
+        "reproduced",
+        "not reproduced here",
+        "contradicted",
+    }
     monte_carlo = results["monte_carlo"]
     assert monte_carlo["sample_counts"] == [1, 3]
     assert all(0.0 <= e <= 1.0 for e in monte_carlo["mc_error_mean"])

@@ -52,8 +52,15 @@ def test_demo_runs_end_to_end_and_writes_results(
     assert "2/2] seed 0 annealed" in printed
     assert "| annealed |" in printed
     assert set(results["summary"]) == {"no-dropout", "annealed"}
-    assert results["summary"]["no-dropout"]["difference_to_no_dropout"] == (
-        pytest.approx((0.0, 0.0))
+    paired = results["summary"]["no-dropout"]["difference_to_no_dropout"]
+    assert paired["differences"] == [0.0] and paired["ties"] == 1
+    annealed_paired = results["summary"]["annealed"]["difference_to_no_dropout"]
+    assert annealed_paired["seeds"] == 1
+    assert (
+        annealed_paired["wins"]
+        + annealed_paired["losses"]
+        + (annealed_paired["ties"])
+        == 1
     )
     assert results["classifier_vs_head_max_difference"] < 1e-5
     annealed = [r for r in results["runs"] if r["variant"] == "annealed"][0]

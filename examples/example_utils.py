@@ -1,0 +1,461 @@
+"""What the example scripts share: paired comparisons, results, MNIST-1D.
+
+Not an example itself. The scripts in this folder import it (Python puts
+the folder of a script it runs on `sys.path`).
+
+- `paired_difference` compares a variant with a baseline seed by seed: each
+  seed gives both the same data, initial weights and batch order, so the
+  per-seed differences carry far less noise than the two spreads over
+  seeds would suggest.
+- `save_results` writes `results.json` (with the configuration and the wall
+  time), `results.md` and, with `--docs-images`, copies the figures into
+  `docs/images/`.
+- `make_schedule` gives the dropout regimes the examples compare.
+- `monte_carlo_errors`: test error of Monte-Carlo averaging over 1, 2, ...
+  sampled subnetworks, against weight scaling.
+- `load_mnist1d` generates MNIST-1D (Greydanus & Kobak, 2024) offline.
+- `SideBySide` trains the variants of a paired comparison as the branches
+  of one model, seed after seed, with `ordered_dataset`'s batches.
+"""
+
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+
+import kerasdrop
+from kerasdrop import schedules
+
+EXAMPLES_DIR = os.path.dirname(os.path.abspath(__file__))
+DOCS_IMAGES_DIR = os.path.join(os.path.dirname(EXAMPLES_DIR), "docs", "images")
+
+
+def default_output_dir(name):
+    """`examples/results/<name>`, where an example writes by default."""
+    return os.path.join(EXAMPLES_DIR, "results", name)
+
+
+def mean_std(values):
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = np.asarray(values, dtype="float64")
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return float(np.mean(values)), std
+
+
+def paired_difference(values, baseline, higher_is_better=True):
+    """Seed-by-seed differences `values - baseline`, summarized.
+
+    Args:
+        values: The variant's measurement for each seed.
+        baseline: The baseline's measurement for the same seeds, in the
+            same order.
+        higher_is_better: Whether a positive difference is a win.
+
+    Returns:
+        A dict with `"mean"` and `"std"` of the differences (sample
+        standard deviation over seeds), `"wins"`, `"losses"` and `"ties"`
+        (seeds where the variant is better, worse, equal), `"seeds"`, the
+        list of `"differences"` and `higher_is_better`.
+    """
+    differences = np.asarray(values, "float64") - np.asarray(baseline)
+    better = differences if higher_is_better else -differences
+    mean, std = mean_std(differences)
+    return {
+        "mean": mean,
+        "std": std,
+        "wins": int(np.sum(better > 0)),
+        "losses": int(np.sum(better < 0)),
+        "ties": int(np.sum(better == 0)),
+        "seeds": len(differences),
+        "differences": differences.tolist(),
+        "higher_is_better": higher_is_better,
+    }
+
+
+def format_paired(difference, scale=1.0, digits=3):
+    """`"+0.051 ± 0.012 (5/5)"`: mean ± std, and wins out of seeds."""
+    return (
+        f"{scale * difference['mean']:+.{digits}f} ± "
+        f"{scale * difference['std']:.{digits}f} "
+        f"({difference['wins']}/{difference['seeds']})"
+    )
+
+
+def verdict(difference):
+    """Whether a paired difference shows the variant better, without spin.
+
+    `"reproduced"`: better on average and in at least 80% of the seeds;
+    `"contradicted"`: worse on average and in at least 80% of the seeds;
+    otherwise `"not reproduced here"` (no larger than the seed noise).
+    """
+    gain = difference["mean"]
+    if not difference["higher_is_better"]:
+        gain = -gain
+    needed = 0.8 * difference["seeds"]
+    if gain > 0 and difference["wins"] >= needed:
+        return "reproduced"
+    if gain < 0 and difference["losses"] >= needed:
+        return "contradicted"
+    return "not reproduced here"
+
+
+def save_results(args, results, table, figures, started, private=()):
+    """Writes `results.json` and `results.md`; copies figures to the docs.
+
+    Adds `"config"` (the arguments, except the output folder, the
+    `--docs-images` flag and the names in `private`) and
+    `"wall_time_seconds"` (since `started`, a `time.perf_counter()` value)
+    to `results`. Returns the wall time.
+    """
+    skipped = {"output_dir", "docs_images", *private}
+    results["config"] = {
+        key: value for key, value in vars(args).items() if key not in skipped
+    }
+    elapsed = time.perf_counter() - started
+    results["wall_time_seconds"] = elapsed
+    with open(os.path.join(args.output_dir, "results.json"), "w") as file:
+        json.dump(results, file, indent=1)
+    with open(os.path.join(args.output_dir, "results.md"), "w") as file:
+        file.write(table + "\n")
+    if args.docs_images:
+        os.makedirs(DOCS_IMAGES_DIR, exist_ok=True)
+        for path in figures:
+            shutil.copy(path, DOCS_IMAGES_DIR)
+    print(f"Results and figures written to {args.output_dir}")
+    print(f"Total wall time: {elapsed:.1f} s")
+    return elapsed
+
+
+def load_mnist1d(num_samples=5000):
+    """MNIST-1D, generated here: `mnist1d.data.make_dataset`, no download.
+
+    With the default `num_samples` this is the standard dataset of the
+    paper: 4000 training and 1000 test sequences of 40 values, 10 classes.
+    (`mnist1d.data.get_dataset` would download a copy instead.)
+
+    Returns:
+        `(x_train, y_train, x_test, y_test)`: float32 arrays of shape
+        `(samples, 40)` and int32 labels.
+    """
+    from mnist1d.data import get_dataset_args
+    from mnist1d.data import make_dataset
+
+    config = get_dataset_args()
+    config.num_samples = num_samples
+    data = make_dataset(config)
+    return (
+        data["x"].astype("float32"),
+        data["y"].astype("int32"),
+        data["x_test"].astype("float32"),
+        data["y_test"].astype("int32"),
+    )
+
+
+# The dropout regimes, as schedules of the rate over the epochs, driven by
+# `kerasdrop.callbacks.DropoutScheduler`.
+SCHEDULES = {
+    "none": "no dropout: Constant(0)",
+    "fixed": "Constant(rate)",
+    "annealed": "Linear(rate, 0, epochs - 1), Rennie et al. (2014)",
+    "curriculum": "Curriculum(rate, gamma=10 / epochs), Morerio et al. (2017)",
+    "early": "EarlyDropout(rate, cutoff=epochs // 4), Liu et al. (2023)",
+    "late": "LateDropout(rate, cutoff=epochs // 4), Liu et al. (2023)",
+}
+
+
+def make_schedule(variant, rate, epochs):
+    """The schedule of `variant` (a key of `SCHEDULES`) over `epochs`."""
+    cutoff = max(epochs // 4, 1)
+    if variant in ("none", "no-dropout"):
+        return schedules.Constant(0.0)
+    if variant == "fixed":
+        return schedules.Constant(rate)
+    if variant == "annealed":
+        # Reaches 0 at the last epoch.
+        return schedules.Linear(rate, 0.0, duration=max(epochs - 1, 1))
+    if variant == "curriculum":
+        # Morerio et al. use gamma = 10 / (number of steps).
+        return schedules.Curriculum(rate, gamma=10.0 / epochs)
+    if variant == "early":
+        return schedules.EarlyDropout(rate, cutoff=cutoff)
+    if variant == "late":
+        return schedules.LateDropout(rate, cutoff=cutoff)
+    raise ValueError(f"Unknown variant {variant!r}")
+
+
+def test_error(probabilities, labels):
+    """Fraction of rows whose arg-max is not the label."""
+    return float(np.mean(np.argmax(probabilities, axis=-1) != labels))
+
+
+def monte_carlo_errors(model, x, y, sample_counts, repeats, seed):
+    """Test error of Monte-Carlo averaging against weight scaling.
+
+    For each repeat, `kerasdrop.analysis.mc_predict` draws
+    `max(sample_counts)` subnetworks per row in one batched call; the first
+    `k` of them give the `k`-sample average, so the whole curve costs one
+    call per repeat. Srivastava et al. (2014), Fig. 11.
+
+    Returns:
+        A dict with `"sample_counts"`, `"weight_scaling_error"` (the
+        ordinary inference pass), `"mc_error_mean"` and `"mc_error_std"`
+        (over repeats, arithmetic mean of the samples) and
+        `"mc_geometric_error_mean"` (their normalized geometric mean).
+    """
+    weight_scaling = test_error(model.predict_on_batch(x), y)
+    counts = np.array(sorted(sample_counts))
+    errors = {"mean": [], "geometric": []}
+    for repeat in range(repeats):
+        keras.utils.set_random_seed(seed + 1000 + repeat)
+        # One call (`batch_size=None`): the test sets here are small.
+        samples = kerasdrop.analysis.mc_predict(
+            model,
+            x,
+            num_samples=int(counts.max()),
+            batch_size=None,
+            return_samples=True,
+        )["samples"].astype("float64")
+        log_samples = np.log(np.maximum(samples, 1e-30))
+        for combine in errors:
+            row = []
+            for count in counts:
+                if combine == "mean":
+                    average = samples[:count].mean(axis=0)
+                else:  # The arg-max of a normalized geometric mean.
+                    average = log_samples[:count].mean(axis=0)
+                row.append(test_error(average, y))
+            errors[combine].append(row)
+    return {
+        "sample_counts": counts.tolist(),
+        "weight_scaling_error": weight_scaling,
+        "mc_error_mean": np.mean(errors["mean"], axis=0).tolist(),
+        "mc_error_std": np.std(errors["mean"], axis=0).tolist(),
+        "mc_geometric_error_mean": np.mean(errors["geometric"], 0).tolist(),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Paired training, side by side. The variants of a comparison train as the
+# branches of one Keras model: one branch per variant on the same input,
+# each with its own output (named after the variant) and its own loss. The
+# branches share no parameter, so each gets the gradient it would get
+# alone, and Adam updates every parameter from its own gradient only: this
+# is the same as training the variants one after the other, on the same
+# batches, in one compiled step. Within a seed every branch starts from the
+# same weights (`copy_first_branch`), sees the same batches in the same
+# order (`batch_order`) and its dropout layers draw the same random numbers
+# (the same seeds). An `Evaluation` callback records, after every epoch and
+# for every branch, the test accuracy and the accuracy and loss on the
+# training rows in inference mode (no dropout), so variants compare on the
+# same footing whatever their rate.
+# ---------------------------------------------------------------------------
+
+
+def branch_layers(model, variant):
+    """The layers of the branch `variant`: named `variant` or `variant_*`."""
+    return [
+        layer
+        for layer in model.layers
+        if layer.name == variant or layer.name.startswith(f"{variant}_")
+    ]
+
+
+def copy_first_branch(model, variants):
+    """Gives every branch the weights of the first one."""
+    reference = branch_layers(model, variants[0])
+    for variant in variants[1:]:
+        layers = branch_layers(model, variant)
+        if len(layers) != len(reference):
+            raise ValueError(f"Branch {variant!r} differs from the first.")
+        for source, target in zip(reference, layers):
+            target.set_weights(source.get_weights())
+
+
+def batch_order(num_rows, batch_size, epochs, seed):
+    """Row indices for every epoch: a fresh random order, whole batches."""
+    rng = np.random.default_rng(seed)
+    per_epoch = (num_rows // batch_size) * batch_size
+    return np.concatenate(
+        [rng.permutation(num_rows)[:per_epoch] for _ in range(epochs)]
+    )
+
+
+def ordered_dataset(x, y, batch_size, epochs, seed):
+    """A `tf.data` pipeline of the batches of `batch_order`, repeated.
+
+    Returns the dataset and the number of steps per epoch, for
+    `model.fit(dataset, steps_per_epoch=steps, epochs=epochs)`. `y` may be
+    a dict of targets (one per output).
+    """
+    import tensorflow as tf
+
+    order = batch_order(len(x), batch_size, epochs, seed)
+    targets = keras.tree.map_structure(lambda array: array[order], y)
+    dataset = tf.data.Dataset.from_tensor_slices((x[order], targets))
+    return dataset.batch(batch_size).repeat(), len(x) // batch_size
+
+
+def accuracy_and_loss(probabilities, labels):
+    """Accuracy and mean cross-entropy of class probabilities."""
+    picked = probabilities[np.arange(len(labels)), labels]
+    accuracy = float(np.mean(np.argmax(probabilities, -1) == labels))
+    return accuracy, float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+
+
+class Evaluation(keras.callbacks.Callback):
+    """Writes `<variant>/{train,test}_{accuracy,loss}` into `logs`."""
+
+    def __init__(self, variants, train, test):
+        super().__init__()
+        self.variants = variants
+        # One call on the training and test rows together.
+        self.x = np.concatenate([train[0], test[0]])
+        self.splits = {
+            "train": (slice(0, len(train[0])), train[1]),
+            "test": (slice(len(train[0]), None), test[1]),
+        }
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = self.model.predict_on_batch(self.x)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        for variant, probabilities in zip(self.variants, outputs):
+            probabilities = np.asarray(probabilities)
+            for split, (rows, labels) in self.splits.items():
+                accuracy, loss = accuracy_and_loss(probabilities[rows], labels)
+                logs[f"{variant}/{split}_accuracy"] = accuracy
+                logs[f"{variant}/{split}_loss"] = loss
+
+
+class SideBySide:
+    """Trains the branches of a side-by-side model, one seed after another.
+
+    Tracing a new model costs more than training a small one for a seed, so
+    one compiled model serves every seed: before each seed, `reset` gives it
+    the state a newly built and compiled model of that seed would have --
+    all its variables (weights, dropout rates, the state of every random
+    seed generator) from `build(seed)` and a fresh optimizer (the transfer
+    demo does the same for its head).
+
+    Args:
+        build: `build(seed)` returns the uncompiled model: one output per
+            variant, named after it, every branch with the same weights.
+        variants: The variants, in the order of the model's outputs.
+        steps: Training steps per epoch; one compiled call runs them all.
+        optimizer: A function that returns a new optimizer.
+    """
+
+    def __init__(self, build, variants, steps, optimizer):
+        self.build = build
+        self.variants = tuple(variants)
+        self.steps = steps
+        self.model = build(0)
+        self.model.compile(
+            optimizer=optimizer(),
+            loss={v: "sparse_categorical_crossentropy" for v in self.variants},
+            # One compiled call per epoch: no Python between batches.
+            steps_per_execution=steps,
+        )
+        self.model.optimizer.build(self.model.trainable_variables)
+        # Iteration 0, the learning rate, and zero moment estimates.
+        self.fresh_optimizer = [
+            keras.ops.convert_to_numpy(v)
+            for v in self.model.optimizer.variables
+        ]
+        # Each branch alone, for the analysis functions.
+        self.branches = {
+            variant: keras.Model(
+                self.model.inputs[0], self.model.get_layer(variant).output
+            )
+            for variant in self.variants
+        }
+
+    def reset(self, seed):
+        new = self.build(seed)
+        # NumPy copies: on JAX, assigning a variable itself would share
+        # one buffer between the two models.
+        for variable, value in zip(self.model.variables, new.variables):
+            variable.assign(keras.ops.convert_to_numpy(value))
+        for variable, value in zip(
+            self.model.optimizer.variables, self.fresh_optimizer
+        ):
+            variable.assign(value)
+
+    def train(
+        self,
+        seed,
+        train,
+        test,
+        epochs,
+        batch_size,
+        schedules=None,
+        callbacks=(),
+    ):
+        """Trains every branch for one seed.
+
+        Args:
+            seed: Fixes the initial weights, the batches and the dropout
+                masks (through `build(seed)` and `batch_order`).
+            train: `(x, y)` training rows.
+            test: `(x, y)` test rows.
+            epochs: Number of epochs.
+            batch_size: Rows per batch; `steps * batch_size` rows an epoch.
+            schedules: For `kerasdrop.callbacks.DropoutScheduler`: a dict
+                from dropout layer name to schedule; `None` for none.
+            callbacks: More Keras callbacks.
+
+        Returns:
+            One run per variant: a dict with `"variant"`, `"seed"` and
+            `"history"`, the per-epoch lists of `train_accuracy`,
+            `train_loss`, `test_accuracy`, `test_loss`, of `rate` (the rate
+            of the branch's first scheduled dropout layer) and of the keys
+            `coadaptation/<variant>_*` that a `CoAdaptationMonitor` logs.
+        """
+        x_train, y_train = train
+        self.reset(seed)
+        dataset, _ = ordered_dataset(
+            x_train,
+            {variant: y_train for variant in self.variants},
+            batch_size,
+            epochs,
+            seed,
+        )
+        callbacks = [Evaluation(self.variants, train, test), *callbacks]
+        if schedules:
+            callbacks.insert(0, kerasdrop.callbacks.DropoutScheduler(schedules))
+        start = time.perf_counter()
+        history = self.model.fit(
+            dataset,
+            steps_per_epoch=self.steps,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # The order is `batch_order`'s.
+            verbose=0,
+        ).history
+        seconds = time.perf_counter() - start
+        runs = []
+        for variant in self.variants:
+            run = {"variant": variant, "seed": seed, "history": {}}
+            for key, values in history.items():
+                if key.startswith(f"{variant}/"):
+                    key = key[len(variant) + 1 :]
+                elif key.startswith(f"{variant}_") and key.endswith("/rate"):
+                    if "rate" in run["history"]:
+                        continue  # The first dropout layer's rate only.
+                    key = "rate"
+                elif not key.startswith(f"coadaptation/{variant}_"):
+                    continue
+                run["history"][key] = [float(value) for value in values]
+            runs.append(run)
+        finals = "  ".join(
+            f"{run['variant']} {run['history']['test_accuracy'][-1]:.3f}"
+            for run in runs
+        )
+        print(
+            f"  seed {seed}: test accuracy {finals}  ({seconds:.1f} s)",
+            flush=True,
+        )
+        return runs

@@ -1,0 +1,975 @@
+"""What dropout does on MNIST-1D, measured with paired seeds.
+
+MNIST-1D (Greydanus & Kobak, "Scaling down deep learning with MNIST-1D",
+ICML 2024) turns the ten digits into sequences of 40 numbers: small enough
+for a CPU, hard enough that an MLP overfits and a regularizer shows. The
+`mnist1d` package generates it (`mnist1d.data.make_dataset`), so this
+script runs offline. It checks four claims of the dropout literature:
+
+1. **Baseline.** The paper's MLP (40 -> 100 -> 100 with a residual
+   connection -> 10) on the standard 4000/1000 split, next to the
+   accuracy the paper reports for it, with and without dropout.
+2. **Overfitting regime** (a wide MLP on 1000 training sequences): no
+   dropout against fixed, annealed, curriculum, early and late dropout,
+   all driven by `kerasdrop.callbacks.DropoutScheduler`.
+3. **Underfitting regime** (a narrow MLP on all 4000): Liu et al. (2023,
+   "Dropout Reduces Underfitting") report that *early* dropout lowers the
+   final training loss and the test error of underfitting models, while
+   standard and late dropout help overfitting ones. Both halves are tested.
+4. **Co-adaptation and the ensemble view**: `CoAdaptationMonitor` curves and
+   the ablation curve (Morcos et al., 2018) of every variant of regime 2,
+   whether they predict the accuracy gain; Monte-Carlo averaging of 1 to
+   100 subnetworks against weight scaling (Srivastava et al., 2014,
+   Fig. 11); and the exact average over all 2^n masks of a small layer.
+
+Every comparison is paired: within a seed all variants start from the same
+initial weights (copied), see the same training subset and the same batches
+in the same order, and draw the same dropout random numbers. The variants
+of a seed even train side by side in one Keras model -- one branch per
+variant on the same input, each with its own loss. The branches share no
+parameter, so each gets the gradient it would get alone, and Adam updates
+every parameter from its own gradient only: this is the same as training
+them one after the other on the same batches, in one compiled step. Each
+table gives the per-seed difference to no dropout as mean ± standard
+deviation over seeds and the number of seeds where the variant is better.
+
+Run (144 s of CPU time, measured on two CPU cores shared with other jobs,
+where it took 263 s of wall time):
+
+    python examples/mnist1d_dropout.py
+
+`--quick` runs everything on tiny settings in seconds (for tests), and
+`--docs-images` refreshes the figures of the documentation. Results go to
+`examples/results/mnist1d_dropout/`: `results.json` (configuration, every
+run's per-epoch history, the summaries), `results.md` (the tables) and the
+figures.
+"""
+
+import time
+
+STARTED = time.perf_counter()  # The wall time reported includes imports.
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Every seed builds and traces a new model, which TensorFlow would warn
+# about as "retracing".
+tf.get_logger().setLevel("ERROR")
+
+import example_utils
+
+import kerasdrop
+
+# Greydanus & Kobak, README of github.com/greydanus/mnist1d ("Comparing
+# MNIST and MNIST-1D"): test accuracy on the standard 4000/1000 split.
+PAPER_ACCURACY = {
+    "logistic regression": 0.32,
+    "MLP": 0.68,
+    "CNN": 0.94,
+    "GRU": 0.91,
+    "human expert": 0.96,
+}
+OVERFITTING_VARIANTS = (
+    "none",
+    "fixed",
+    "annealed",
+    "curriculum",
+    "early",
+    "late",
+)
+UNDERFITTING_VARIANTS = ("none", "early", "fixed")
+ANCHOR_VARIANTS = ("none", "fixed")
+COADAPTATION_MEASURES = ("correlation", "effective_rank")
+# Overrides of the defaults for `--quick`: every code path, in seconds.
+QUICK = {
+    "num_samples": 600,
+    "seeds": 2,
+    "train_samples": 96,
+    "width": 16,
+    "epochs": 2,
+    "batch_size": 32,
+    "anchor_width": 8,
+    "anchor_epochs": 1,
+    "small_width": 4,
+    "underfitting_epochs": 2,
+    "sample_counts": "1,3",
+    "mc_repeats": 2,
+    "exact_units": 4,
+    "exact_epochs": 1,
+    "monitor_every": 1,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny settings for every section (explicit flags still win)",
+    )
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=5000,
+        help="MNIST-1D samples generated; 80%% train, 20%% test",
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    group = parser.add_argument_group("overfitting regime")
+    group.add_argument("--train-samples", type=int, default=1000)
+    group.add_argument("--width", type=int, default=256)
+    group.add_argument("--epochs", type=int, default=100)
+    group.add_argument("--batch-size", type=int, default=50)
+    group.add_argument("--learning-rate", type=float, default=1e-3)
+    group.add_argument("--rate", type=float, default=0.5)
+    group.add_argument("--monitor-every", type=int, default=5)
+    group = parser.add_argument_group("paper baseline and underfitting")
+    group.add_argument("--anchor-width", type=int, default=100)
+    group.add_argument("--anchor-epochs", type=int, default=60)
+    group.add_argument("--anchor-rate", type=float, default=0.1)
+    group.add_argument("--small-width", type=int, default=16)
+    group.add_argument("--underfitting-epochs", type=int, default=60)
+    group.add_argument("--underfitting-rate", type=float, default=0.1)
+    group.add_argument("--full-batch-size", type=int, default=100)
+    group.add_argument("--full-learning-rate", type=float, default=1e-2)
+    group = parser.add_argument_group("ensemble view")
+    group.add_argument(
+        "--sample-counts",
+        default="1,2,3,5,10,20,50,100",
+        help="numbers of Monte-Carlo samples, comma-separated",
+    )
+    group.add_argument("--mc-repeats", type=int, default=5)
+    group.add_argument("--exact-units", type=int, default=12)
+    group.add_argument("--exact-epochs", type=int, default=20)
+    parser.add_argument(
+        "--output-dir",
+        default=example_utils.default_output_dir("mnist1d_dropout"),
+    )
+    parser.add_argument(
+        "--docs-images",
+        action="store_true",
+        help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:  # Parsed again, so explicit flags override QUICK.
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("paired differences need --seeds 2 or more")
+    args.sample_counts = sorted(
+        {int(count) for count in args.sample_counts.split(",")}
+    )
+    return args
+
+
+# ---------------------------------------------------------------------------
+# The models. One MLP builder serves every section: `width` hidden units in
+# two ReLU layers, each followed by a `kerasdrop.ScheduledDropout` whose rate
+# the scheduler sets (rate 0: the plain MLP). With `residual=True` it is the
+# paper's MLP (`MLPBase` in the mnist1d repository's notebooks/models.py):
+# `h = relu(W1 x); h = h + relu(W2 h)`. A branch's layers are named after
+# its variant ("fixed_dense_1", ..., output "fixed").
+# ---------------------------------------------------------------------------
+
+
+def mlp_branch(inputs, variant, width, seed, residual=False):
+    def dropout(index):
+        # The same dropout seed in every branch: where two variants have
+        # the same rate, they drop the same units.
+        return kerasdrop.ScheduledDropout(
+            0.0, seed=seed * 10 + index, name=f"{variant}_dropout_{index}"
+        )
+
+    dense = keras.layers.Dense
+    hidden = dense(width, activation="relu", name=f"{variant}_dense_1")(inputs)
+    hidden = dropout(1)(hidden)
+    second = dense(width, activation="relu", name=f"{variant}_dense_2")(hidden)
+    if residual:
+        second = keras.layers.Add(name=f"{variant}_residual")([hidden, second])
+    hidden = dropout(2)(second)
+    return dense(10, activation="softmax", name=variant)(hidden)
+
+
+def build_side_by_side(section, seed):
+    """One model, a branch per variant, every branch with the same weights."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((40,))
+    outputs = [
+        mlp_branch(
+            inputs,
+            variant,
+            section["width"],
+            seed,
+            residual=section.get("residual", False),
+        )
+        for variant in section["variants"]
+    ]
+    model = keras.Model(inputs, outputs)
+    example_utils.copy_first_branch(model, section["variants"])
+    return model
+
+
+def make_trainer(section, num_rows):
+    return example_utils.SideBySide(
+        lambda seed: build_side_by_side(section, seed),
+        section["variants"],
+        steps=num_rows // section["batch_size"],
+        optimizer=lambda: keras.optimizers.Adam(section["learning_rate"]),
+    )
+
+
+def train(trainer, section, seed, train, test, callbacks=()):
+    """Trains every variant of `section` for one seed, side by side."""
+    epochs = section["epochs"]
+    schedules = {
+        f"{variant}_dropout_{index}": example_utils.make_schedule(
+            variant, section["rate"], epochs
+        )
+        for variant in section["variants"]
+        for index in (1, 2)
+    }
+    return trainer.train(
+        seed,
+        train,
+        test,
+        epochs=epochs,
+        batch_size=section["batch_size"],
+        schedules=schedules,
+        callbacks=callbacks,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Summaries: per variant, the mean ± std over seeds of the last epoch's
+# values, and the paired difference to no dropout, judged by
+# `example_utils.verdict` (reproduced: better on average and in at least 80%
+# of the seeds; contradicted: worse on average and in at least 80%; else not
+# reproduced here).
+# ---------------------------------------------------------------------------
+
+
+def final(runs, variant, key):
+    chosen = sorted(
+        (run for run in runs if run["variant"] == variant),
+        key=lambda run: run["seed"],
+    )
+    return [run["history"][key][-1] for run in chosen]
+
+
+def summarize(runs, variants, keys, lower_is_better=("loss", "error")):
+    summary = {}
+    for variant in variants:
+        row = {}
+        for key in keys:
+            values = final(runs, variant, key)
+            higher = not any(word in key for word in lower_is_better)
+            row[key] = example_utils.mean_std(values)
+            row[f"{key}_vs_none"] = example_utils.paired_difference(
+                values, final(runs, "none", key), higher_is_better=higher
+            )
+        if "fixed" in variants and variant not in ("none", "fixed"):
+            # Schedules against the fixed rate they start from or reach.
+            row["test_accuracy_vs_fixed"] = example_utils.paired_difference(
+                final(runs, variant, "test_accuracy"),
+                final(runs, "fixed", "test_accuracy"),
+            )
+        summary[variant] = row
+    return summary
+
+
+def correlation(a, b):
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+# ---------------------------------------------------------------------------
+# Co-adaptation. During training, `CoAdaptationMonitor` measures the units
+# of every branch's second hidden layer (the input of its second dropout
+# layer) on a fixed probe of test rows. After training, `ablation_curve`
+# zeroes a growing random fraction of those units and measures the test
+# accuracy. Then: across all (variant, seed) pairs, does the change of a
+# measure against no dropout go with the change of test accuracy, or only
+# with the rate the variant ends with?
+# ---------------------------------------------------------------------------
+
+
+def ablation_areas(branches, x_test, y_test, seed):
+    curves = {}
+    for variant, branch in branches.items():
+        curve = kerasdrop.analysis.ablation_curve(
+            branch,
+            f"{variant}_dropout_2",
+            x_test,
+            y_test,
+            num_orders=5,
+            seed=seed,
+        )
+        curves[variant] = {
+            "fractions": curve["fractions"].tolist(),
+            "mean": curve["mean"].tolist(),
+            "area": curve["area"],
+            # The area divided by the accuracy before ablation: how slowly
+            # the branch degrades, whatever its accuracy.
+            "relative_area": curve["area"] / max(curve["mean"][0], 1e-12),
+        }
+    return curves
+
+
+def coadaptation_summary(args, runs, curves):
+    variants = OVERFITTING_VARIANTS
+    seeds = sorted({run["seed"] for run in runs})
+    table = {}
+    for variant in variants:
+        row = {}
+        for measure in COADAPTATION_MEASURES:
+            key = f"coadaptation/{variant}_dropout_2/{measure}"
+            row[measure] = example_utils.mean_std(
+                [
+                    _last_measured(run["history"], key)
+                    for run in _of(runs, variant)
+                ]
+            )
+        for area in ("area", "relative_area"):
+            row[f"ablation_{area}"] = example_utils.mean_std(
+                [curves[seed][variant][area] for seed in seeds]
+            )
+        # Paired against no dropout; a win is less co-adaptation: lower
+        # correlation, higher effective rank, slower ablation.
+        for measure, higher in (
+            ("correlation", False),
+            ("effective_rank", True),
+            ("ablation_relative_area", True),
+        ):
+            row[f"{measure}_vs_none"] = example_utils.paired_difference(
+                _measure_values(runs, curves, variant, measure, seeds),
+                _measure_values(runs, curves, "none", measure, seeds),
+                higher_is_better=higher,
+            )
+        row["final_rate"] = example_utils.make_schedule(
+            variant, args.rate, args.epochs
+        )(args.epochs - 1)
+        table[variant] = row
+
+    # Paired changes against no dropout, one point per (variant, seed).
+    points = {"accuracy": [], "final_rate": []}
+    changes = {
+        measure: []
+        for measure in (*COADAPTATION_MEASURES, "area", "relative_area")
+    }
+    for variant in variants[1:]:
+        for seed in seeds:
+            run = _of(runs, variant, seed)
+            base = _of(runs, "none", seed)
+            points["accuracy"].append(
+                run["history"]["test_accuracy"][-1]
+                - base["history"]["test_accuracy"][-1]
+            )
+            points["final_rate"].append(table[variant]["final_rate"])
+            for measure in COADAPTATION_MEASURES:
+                key = f"coadaptation/{{}}_dropout_2/{measure}"
+                changes[measure].append(
+                    _last_measured(run["history"], key.format(variant))
+                    - _last_measured(base["history"], key.format("none"))
+                )
+            for area in ("area", "relative_area"):
+                changes[area].append(
+                    curves[seed][variant][area] - curves[seed]["none"][area]
+                )
+    predictive = {
+        measure: {
+            "r_with_accuracy_gain": correlation(values, points["accuracy"]),
+            "r_with_final_rate": correlation(values, points["final_rate"]),
+        }
+        for measure, values in changes.items()
+    }
+    return {
+        "per_variant": table,
+        "predictive": predictive,
+        "points": points,
+        "changes": changes,
+    }
+
+
+def _measure_values(runs, curves, variant, measure, seeds):
+    if measure.startswith("ablation_"):
+        area = measure[len("ablation_") :]
+        return [curves[seed][variant][area] for seed in seeds]
+    key = f"coadaptation/{variant}_dropout_2/{measure}"
+    return [
+        _last_measured(_of(runs, variant, seed)["history"], key)
+        for seed in seeds
+    ]
+
+
+def _of(runs, variant, seed=None):
+    chosen = [run for run in runs if run["variant"] == variant]
+    if seed is None:
+        return chosen
+    return next(run for run in chosen if run["seed"] == seed)
+
+
+def _last_measured(history, key):
+    # The monitor logs NaN on the epochs it skips (`every`).
+    values = [value for value in history[key] if not np.isnan(value)]
+    return values[-1]
+
+
+# ---------------------------------------------------------------------------
+# The ensemble view. Monte-Carlo averaging on the fixed-dropout branch of
+# the first seed (`example_utils.monte_carlo_errors`). Then the exact
+# average over all 2^n masks of one dropout layer on `--exact-units` hidden
+# units, for a single softmax layer after the dropout (where weight scaling
+# is the normalized geometric mean exactly) and for a hidden ReLU layer
+# between them (where it is not).
+# ---------------------------------------------------------------------------
+
+
+def exactness_check(args, train, test):
+    (x_train, y_train), (x_test, y_test) = train, test
+    results = {}
+    for name, hidden_units in (("softmax layer", None), ("hidden ReLU", 32)):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((40,))
+        x = keras.layers.Dense(args.exact_units, activation="relu")(inputs)
+        x = kerasdrop.ScheduledDropout(args.rate, seed=0, name="dropout")(x)
+        if hidden_units:
+            x = keras.layers.Dense(hidden_units, activation="relu")(x)
+        outputs = keras.layers.Dense(10, activation="softmax")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            optimizer=keras.optimizers.Adam(args.full_learning_rate),
+            loss="sparse_categorical_crossentropy",
+        )
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=args.full_batch_size,
+            epochs=args.exact_epochs,
+            verbose=0,
+        )
+        exact = kerasdrop.analysis.exact_average(model, x_test, "dropout")
+        inference = exact["inference"]
+        results[name] = {
+            "num_masks": exact["num_masks"],
+            "max_abs_geometric_minus_inference": float(
+                np.max(np.abs(exact["geometric"] - inference))
+            ),
+            "max_abs_arithmetic_minus_inference": float(
+                np.max(np.abs(exact["arithmetic"] - inference))
+            ),
+            "error_inference": example_utils.test_error(inference, y_test),
+            "error_geometric": example_utils.test_error(
+                exact["geometric"], y_test
+            ),
+            "error_arithmetic": example_utils.test_error(
+                exact["arithmetic"], y_test
+            ),
+        }
+        row = results[name]
+        print(
+            f"  {name}: {row['num_masks']} masks; max |geometric - "
+            f"inference| = {row['max_abs_geometric_minus_inference']:.2e}, "
+            "max |arithmetic - inference| = "
+            f"{row['max_abs_arithmetic_minus_inference']:.2e}",
+            flush=True,
+        )
+    return results
+
+
+# ---------------------------------------------------------------------------
+# Tables.
+# ---------------------------------------------------------------------------
+
+
+def _cell(mean_std, digits=3):
+    return f"{mean_std[0]:.{digits}f} ± {mean_std[1]:.{digits}f}"
+
+
+def format_tables(args, results):
+    paired = example_utils.format_paired
+    anchor = results["anchor"]["summary"]
+    lines = [
+        "Paper baseline: the paper's MLP on the standard split "
+        f"({results['data']['train']}/{results['data']['test']})",
+        "",
+        "| model | test accuracy | vs no dropout (wins/seeds) | paper |",
+        "|---|---:|---:|---:|",
+    ]
+    for variant, row in anchor.items():
+        name = "MLP, no dropout" if variant == "none" else "MLP, dropout"
+        paper = f"{PAPER_ACCURACY['MLP']:.2f}" if variant == "none" else ""
+        lines.append(
+            f"| {name} | {_cell(row['test_accuracy'])} | "
+            f"{paired(row['test_accuracy_vs_none'])} | {paper} |"
+        )
+
+    lines += [
+        "",
+        "Overfitting regime: wide MLP, "
+        f"{args.train_samples} training sequences",
+        "",
+        "| variant | test accuracy | vs no dropout (wins/seeds) | verdict "
+        "| vs fixed (wins/seeds) | train accuracy | train loss |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for variant, row in results["overfitting"]["summary"].items():
+        difference = row["test_accuracy_vs_none"]
+        verdict = "" if variant == "none" else example_utils.verdict(difference)
+        vs_fixed = row.get("test_accuracy_vs_fixed")
+        vs_fixed = "" if vs_fixed is None else paired(vs_fixed)
+        lines.append(
+            f"| {variant} | {_cell(row['test_accuracy'])} | "
+            f"{paired(difference)} | "
+            f"{verdict} | "
+            f"{vs_fixed} | "
+            f"{_cell(row['train_accuracy'])} | {_cell(row['train_loss'])} |"
+        )
+
+    lines += [
+        "",
+        "Underfitting regime: narrow MLP, all training sequences "
+        "(wins: lower is better)",
+        "",
+        "| variant | train loss | vs no dropout | test error | vs no dropout "
+        "| train accuracy |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for variant, row in results["underfitting"]["summary"].items():
+        lines.append(
+            f"| {variant} | {_cell(row['train_loss'])} | "
+            f"{paired(row['train_loss_vs_none'])} | "
+            f"{_cell(row['test_error'])} | "
+            f"{paired(row['test_error_vs_none'])} | "
+            f"{_cell(row['train_accuracy'])} |"
+        )
+
+    lines += ["", "Liu et al. (2023), both halves", ""]
+    for claim, row in results["liu_claims"].items():
+        lines.append(
+            f"- {claim}: {paired(row['difference'])} -> {row['verdict']}"
+        )
+
+    coadaptation = results["coadaptation"]
+    lines += [
+        "",
+        "Co-adaptation of the second hidden layer (overfitting regime, "
+        "last measurement)",
+        "",
+        "| variant | final rate | correlation | vs none | effective rank "
+        "| vs none | ablation area | relative ablation area | vs none |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for variant, row in coadaptation["per_variant"].items():
+        lines.append(
+            f"| {variant} | {row['final_rate']:.2f} | "
+            f"{_cell(row['correlation'])} | "
+            f"{paired(row['correlation_vs_none'])} | "
+            f"{_cell(row['effective_rank'], 1)} | "
+            f"{paired(row['effective_rank_vs_none'], digits=1)} | "
+            f"{_cell(row['ablation_area'])} | "
+            f"{_cell(row['ablation_relative_area'])} | "
+            f"{paired(row['ablation_relative_area_vs_none'])} |"
+        )
+    lines += [
+        "",
+        "| change against no dropout | r with accuracy gain "
+        "| r with final rate |",
+        "|---|---:|---:|",
+    ]
+    for measure, row in coadaptation["predictive"].items():
+        cells = [
+            "n/a" if value is None else f"{value:+.2f}"
+            for value in (row["r_with_accuracy_gain"], row["r_with_final_rate"])
+        ]
+        lines.append(f"| {measure} | {cells[0]} | {cells[1]} |")
+
+    mc = results["ensemble"]["monte_carlo"]
+    lines += [
+        "",
+        "Monte-Carlo averaging vs weight scaling (fixed dropout, seed 0, "
+        "test error)",
+        "",
+        "| samples | MC mean ± std | MC geometric | weight scaling |",
+        "|---:|---:|---:|---:|",
+    ]
+    for count, mean, std, geometric in zip(
+        mc["sample_counts"],
+        mc["mc_error_mean"],
+        mc["mc_error_std"],
+        mc["mc_geometric_error_mean"],
+    ):
+        lines.append(
+            f"| {count} | {mean:.4f} ± {std:.4f} | {geometric:.4f} | "
+            f"{mc['weight_scaling_error']:.4f} |"
+        )
+    lines += [
+        "",
+        "Exact average over all masks of one dropout layer",
+        "",
+        "| after the dropout | masks | max abs(geometric - inference) "
+        "| max abs(arithmetic - inference) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in results["ensemble"]["exact"].items():
+        lines.append(
+            f"| {name} | {row['num_masks']} | "
+            f"{row['max_abs_geometric_minus_inference']:.2e} | "
+            f"{row['max_abs_arithmetic_minus_inference']:.2e} |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Figures.
+# ---------------------------------------------------------------------------
+
+
+def _curves(runs, variant, key):
+    return np.asarray(
+        [run["history"][key] for run in _of(runs, variant)], "float64"
+    )
+
+
+def plot_results(results, output_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    colors = dict(zip(OVERFITTING_VARIANTS, plt.get_cmap("tab10").colors))
+    paths = []
+
+    def save(figure, name):
+        figure.tight_layout()
+        paths.append(os.path.join(output_dir, name))
+        figure.savefig(paths[-1], dpi=120)
+        plt.close(figure)
+
+    def accuracy_panel(axis, section, variants, title):
+        runs = results[section]["runs"]
+        for variant in variants:
+            test = _curves(runs, variant, "test_accuracy")
+            epochs = np.arange(1, test.shape[1] + 1)
+            axis.plot(
+                epochs, test.mean(0), color=colors[variant], label=variant
+            )
+            axis.plot(
+                epochs,
+                _curves(runs, variant, "train_accuracy").mean(0),
+                color=colors[variant],
+                linestyle=":",
+                linewidth=1,
+            )
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("accuracy")
+        axis.set_title(title)
+        axis.legend(fontsize="small")
+
+    def paired_panel(axis, summary, key, scale, label):
+        variants = [variant for variant in summary if variant != "none"]
+        for index, variant in enumerate(variants):
+            difference = summary[variant][f"{key}_vs_none"]
+            values = scale * np.asarray(difference["differences"])
+            axis.scatter(
+                np.full(len(values), index), values, color=colors[variant], s=14
+            )
+            axis.errorbar(
+                index + 0.2,
+                scale * difference["mean"],
+                yerr=scale * difference["std"],
+                color="black",
+                marker="o",
+                capsize=3,
+            )
+        axis.axhline(0.0, color="grey", linewidth=1)
+        axis.set_xticks(range(len(variants)), variants)
+        axis.set_ylabel(label)
+
+    # 1. The overfitting regime: accuracy per epoch, paired differences.
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    accuracy_panel(
+        axes[0],
+        "overfitting",
+        OVERFITTING_VARIANTS,
+        "Test (solid) and training (dotted) accuracy",
+    )
+    paired_panel(
+        axes[1],
+        results["overfitting"]["summary"],
+        "test_accuracy",
+        100,
+        "test accuracy - no dropout (points)",
+    )
+    axes[1].set_title("Paired by seed (dots), mean ± std")
+    save(figure, "mnist1d_overfitting.png")
+
+    # 2. The underfitting regime: training loss per epoch, paired changes.
+    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    runs = results["underfitting"]["runs"]
+    for variant in UNDERFITTING_VARIANTS:
+        loss = _curves(runs, variant, "train_loss")
+        epochs = np.arange(1, loss.shape[1] + 1)
+        axes[0].plot(epochs, loss.mean(0), color=colors[variant], label=variant)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss (inference mode)")
+    axes[0].set_title("Narrow MLP on all training data")
+    axes[0].legend(fontsize="small")
+    summary = results["underfitting"]["summary"]
+    paired_panel(axes[1], summary, "train_loss", 1, "train loss - no dropout")
+    axes[1].set_title("Final training loss, paired")
+    paired_panel(axes[2], summary, "test_error", 100, "test error - no dropout")
+    axes[2].set_title("Test error (points), paired")
+    save(figure, "mnist1d_underfitting.png")
+
+    # 3. Co-adaptation: monitor curves, ablation curves, and whether the
+    # change of correlation goes with the accuracy gain.
+    figure, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+    runs = results["overfitting"]["runs"]
+    for axis, measure in zip(axes[:2], COADAPTATION_MEASURES):
+        for variant in OVERFITTING_VARIANTS:
+            values = _curves(
+                runs, variant, f"coadaptation/{variant}_dropout_2/{measure}"
+            )
+            epochs = np.arange(1, values.shape[1] + 1)
+            measured = ~np.isnan(values[0])
+            axis.plot(
+                epochs[measured],
+                values[:, measured].mean(0),
+                color=colors[variant],
+                label=variant,
+            )
+        axis.set_xlabel("epoch")
+        axis.set_title(f"{measure.replace('_', ' ')} (CoAdaptationMonitor)")
+    axes[0].legend(fontsize="small")
+    curves = results["coadaptation"]["ablation_curves"]
+    for variant in OVERFITTING_VARIANTS:
+        mean = np.mean([seed[variant]["mean"] for seed in curves.values()], 0)
+        fractions = next(iter(curves.values()))[variant]["fractions"]
+        axes[2].plot(fractions, mean, color=colors[variant], label=variant)
+    axes[2].set_xlabel("fraction of units zeroed")
+    axes[2].set_ylabel("test accuracy")
+    axes[2].set_title("Ablation curves")
+    points = results["coadaptation"]["points"]
+    changes = results["coadaptation"]["changes"]["correlation"]
+    variants = [v for v in OVERFITTING_VARIANTS if v != "none"]
+    seeds = len(points["accuracy"]) // len(variants)
+    for index, variant in enumerate(variants):
+        part = slice(index * seeds, (index + 1) * seeds)
+        axes[3].scatter(
+            changes[part],
+            100 * np.asarray(points["accuracy"][part]),
+            color=colors[variant],
+            label=variant,
+            s=16,
+        )
+    axes[3].axhline(0.0, color="grey", linewidth=1)
+    axes[3].axvline(0.0, color="grey", linewidth=1)
+    axes[3].set_xlabel("correlation - no dropout")
+    axes[3].set_ylabel("test accuracy - no dropout (points)")
+    axes[3].set_title("Per seed and variant")
+    save(figure, "mnist1d_coadaptation.png")
+
+    # 4. Monte-Carlo averaging against weight scaling.
+    mc = results["ensemble"]["monte_carlo"]
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    mean, std = np.array(mc["mc_error_mean"]), np.array(mc["mc_error_std"])
+    axis.errorbar(
+        mc["sample_counts"], 100 * mean, yerr=100 * std, marker="o",
+        capsize=3, label="Monte-Carlo model averaging",
+    )  # fmt: skip
+    axis.axhline(
+        100 * mc["weight_scaling_error"],
+        color="black",
+        linestyle="--",
+        label="weight scaling (inference)",
+    )
+    axis.set_xscale("log")
+    axis.set_xlabel("number of sampled subnetworks")
+    axis.set_ylabel("test error (%)")
+    axis.set_title("MNIST-1D MLP, fixed dropout")
+    axis.legend()
+    save(figure, "mnist1d_mc_vs_weight_scaling.png")
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# The run.
+# ---------------------------------------------------------------------------
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.output_dir, exist_ok=True)
+    x_train, y_train, x_test, y_test = example_utils.load_mnist1d(
+        args.num_samples
+    )
+    test = (x_test, y_test)
+    print(
+        f"MNIST-1D: {len(x_train)} training and {len(x_test)} test "
+        f"sequences of 40 values; {args.seeds} seeds",
+        flush=True,
+    )
+    full_data = {
+        "batch_size": args.full_batch_size,
+        "learning_rate": args.full_learning_rate,
+    }
+    sections = {
+        "anchor": {
+            "variants": ANCHOR_VARIANTS,
+            "width": args.anchor_width,
+            "residual": True,
+            "epochs": args.anchor_epochs,
+            "rate": args.anchor_rate,
+            **full_data,
+        },
+        "overfitting": {
+            "variants": OVERFITTING_VARIANTS,
+            "width": args.width,
+            "epochs": args.epochs,
+            "rate": args.rate,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+        },
+        "underfitting": {
+            "variants": UNDERFITTING_VARIANTS,
+            "width": args.small_width,
+            "epochs": args.underfitting_epochs,
+            "rate": args.underfitting_rate,
+            **full_data,
+        },
+    }
+    results = {
+        "data": {"train": len(x_train), "test": len(x_test)},
+        "paper_accuracy": PAPER_ACCURACY,
+    }
+    probe = x_test[:512]
+    keys = ("test_accuracy", "train_accuracy", "train_loss", "test_loss")
+
+    print("1. The paper's MLP on the standard split", flush=True)
+    section = sections["anchor"]
+    trainer = make_trainer(section, len(x_train))
+    runs = []
+    for seed in range(args.seeds):
+        runs += train(trainer, section, seed, (x_train, y_train), test)
+    results["anchor"] = {
+        "runs": runs,
+        "summary": summarize(runs, ANCHOR_VARIANTS, keys),
+    }
+
+    print(
+        f"2. Overfitting: {args.train_samples} training sequences, "
+        f"MLP {args.width}-{args.width}",
+        flush=True,
+    )
+    section = sections["overfitting"]
+    trainer = make_trainer(section, args.train_samples)
+    runs, ablation, monte_carlo = [], {}, None
+    for seed in range(args.seeds):
+        # The seed's training subset, the same for all its variants.
+        rows = np.random.default_rng(seed).choice(
+            len(x_train), args.train_samples, replace=False
+        )
+        monitor = kerasdrop.callbacks.CoAdaptationMonitor(
+            probe,
+            layers=[f"{v}_dropout_2" for v in OVERFITTING_VARIANTS],
+            measures=COADAPTATION_MEASURES,
+            every=args.monitor_every,
+            seed=seed,
+        )
+        runs += train(
+            trainer,
+            section,
+            seed,
+            (x_train[rows], y_train[rows]),
+            test,
+            callbacks=[monitor],
+        )
+        ablation[seed] = ablation_areas(trainer.branches, x_test, y_test, seed)
+        if seed == 0:
+            monte_carlo = example_utils.monte_carlo_errors(
+                trainer.branches["fixed"],
+                x_test,
+                y_test,
+                args.sample_counts,
+                args.mc_repeats,
+                seed,
+            )
+    results["overfitting"] = {
+        "runs": runs,
+        "summary": summarize(runs, OVERFITTING_VARIANTS, keys),
+    }
+    coadaptation = coadaptation_summary(args, runs, ablation)
+    coadaptation["ablation_curves"] = ablation
+    results["coadaptation"] = coadaptation
+
+    print(
+        f"3. Underfitting: all {len(x_train)} training sequences, "
+        f"MLP {args.small_width}-{args.small_width}",
+        flush=True,
+    )
+    section = sections["underfitting"]
+    trainer = make_trainer(section, len(x_train))
+    runs = []
+    for seed in range(args.seeds):
+        runs += train(trainer, section, seed, (x_train, y_train), test)
+    for run in runs:
+        run["history"]["test_error"] = [
+            1.0 - value for value in run["history"]["test_accuracy"]
+        ]
+    results["underfitting"] = {
+        "runs": runs,
+        "summary": summarize(
+            runs, UNDERFITTING_VARIANTS, (*keys, "test_error")
+        ),
+    }
+    under = results["underfitting"]["summary"]["early"]
+    over = results["overfitting"]["summary"]
+    claims = {
+        "early dropout lowers the final training loss (underfitting)": under[
+            "train_loss_vs_none"
+        ],
+        "early dropout lowers the test error (underfitting)": under[
+            "test_error_vs_none"
+        ],
+        "standard dropout raises the test accuracy (overfitting)": over[
+            "fixed"
+        ]["test_accuracy_vs_none"],
+        "late dropout raises the test accuracy (overfitting)": over["late"][
+            "test_accuracy_vs_none"
+        ],
+    }
+    results["liu_claims"] = {
+        claim: {
+            "difference": difference,
+            "verdict": example_utils.verdict(difference),
+        }
+        for claim, difference in claims.items()
+    }
+
+    print("4. The ensemble view", flush=True)
+    results["ensemble"] = {
+        "monte_carlo": monte_carlo,
+        "exact": exactness_check(args, (x_train, y_train), test),
+    }
+
+    table = format_tables(args, results)
+    print()
+    print(table)
+    figures = plot_results(results, args.output_dir)
+    example_utils.save_results(args, results, table, figures, STARTED)
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

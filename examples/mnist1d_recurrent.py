@@ -1,0 +1,353 @@
+"""Recurrent dropout on MNIST-1D read as a sequence, with paired seeds.
+
+Each MNIST-1D example is a sequence of 40 values, read here one value per
+time step by a GRU and by an LSTM, each trained four ways:
+
+- `none`: `keras.layers.GRU` / `keras.layers.LSTM`;
+- `variational`: `kerasdrop.VariationalGRU` / `VariationalLSTM`, one
+  dropout mask on the recurrent state for the whole sequence (Gal &
+  Ghahramani, 2016);
+- `weight_drop`: `kerasdrop.WeightDropGRU` / `WeightDropLSTM`, DropConnect
+  on the recurrent kernel once per batch (Merity et al., 2017);
+- `zoneout`: `kerasdrop.ZoneoutGRU` / `ZoneoutLSTM`, units that keep their
+  previous value (Krueger et al., 2017).
+
+As in the paper's GRU (Greydanus & Kobak, 2024), the classifier reads the
+hidden state at every time step (flattened), not only the last one, so a
+small recurrent layer learns in a few epochs. The training set is a subset
+of `--train-samples` sequences (overfitting, where a regularizer can help).
+All eight models of a seed train side by side in one Keras model, from the
+same initial weights (the four GRUs, and the four LSTMs, have the same
+weights layout), on the same batches in the same order; see
+`examples/mnist1d_dropout.py` and `example_utils.SideBySide` for why that
+is the same as training them one by one. The table gives the per-seed
+difference of test accuracy to the unregularized layer: mean ± standard
+deviation over seeds, and the seeds where the regularizer is better.
+
+Run (a few minutes on two CPU cores):
+
+    python examples/mnist1d_recurrent.py
+
+Results go to `examples/results/mnist1d_recurrent/` (`results.json`,
+`results.md` and a figure); `--docs-images` also copies the figure into
+`docs/images/`.
+"""
+
+import time
+
+STARTED = time.perf_counter()  # The wall time reported includes imports.
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+tf.get_logger().setLevel("ERROR")
+
+import example_utils
+
+import kerasdrop
+
+CELLS = ("GRU", "LSTM")
+METHODS = ("none", "variational", "weight_drop", "zoneout")
+QUICK = {
+    "num_samples": 600,
+    "seeds": 2,
+    "train_samples": 100,
+    "units": 2,
+    "epochs": 1,
+    "batch_size": 50,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny settings")
+    parser.add_argument(
+        "--cells",
+        default=",".join(CELLS),
+        help="comma-separated subset of: " + ", ".join(CELLS),
+    )
+    parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument("--train-samples", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument(
+        "--recurrent-rate",
+        type=float,
+        default=0.25,
+        help="recurrent_rate of the variational layers",
+    )
+    parser.add_argument(
+        "--weight-drop-rate",
+        type=float,
+        default=0.3,
+        help="rate of the weight-dropped layers",
+    )
+    parser.add_argument(
+        "--zoneout-rate",
+        type=float,
+        default=0.1,
+        help="ZoneoutGRU's rate",
+    )
+    parser.add_argument(
+        "--cell-rate", type=float, default=0.5, help="ZoneoutLSTM's cell_rate"
+    )
+    parser.add_argument(
+        "--hidden-rate",
+        type=float,
+        default=0.05,
+        help="ZoneoutLSTM's hidden_rate",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=example_utils.default_output_dir("mnist1d_recurrent"),
+    )
+    parser.add_argument(
+        "--docs-images",
+        action="store_true",
+        help=f"also copy the figure into {example_utils.DOCS_IMAGES_DIR}",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:  # Parsed again, so explicit flags override QUICK.
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("paired differences need --seeds 2 or more")
+    args.cells = [cell.strip() for cell in args.cells.split(",")]
+    if not args.cells or set(args.cells) - set(CELLS):
+        parser.error(f"--cells: choose from {CELLS}")
+    return args
+
+
+# ---------------------------------------------------------------------------
+# The models: the recurrent layer returns its state at every step, which a
+# softmax layer reads, flattened. Only the recurrent layer differs between
+# methods; every branch is named "<cell>_<method>".
+# ---------------------------------------------------------------------------
+
+
+def recurrent_layer(args, cell, method, seed, name):
+    options = {"return_sequences": True, "name": name}
+    if method == "none":
+        return getattr(keras.layers, cell)(args.units, **options)
+    options["seed"] = seed
+    if method == "variational":
+        layer = getattr(kerasdrop, f"Variational{cell}")
+        return layer(
+            args.units,
+            input_rate=0.0,  # One input value per step: keep it.
+            recurrent_rate=args.recurrent_rate,
+            **options,
+        )
+    if method == "weight_drop":
+        layer = getattr(kerasdrop, f"WeightDrop{cell}")
+        return layer(args.units, rate=args.weight_drop_rate, **options)
+    if cell == "GRU":
+        return kerasdrop.ZoneoutGRU(
+            args.units, rate=args.zoneout_rate, **options
+        )
+    return kerasdrop.ZoneoutLSTM(
+        args.units,
+        cell_rate=args.cell_rate,
+        hidden_rate=args.hidden_rate,
+        **options,
+    )
+
+
+def variant_names(cells):
+    return [f"{cell}_{method}" for cell in cells for method in METHODS]
+
+
+def build(args, seed):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((40, 1))
+    outputs = []
+    for cell in args.cells:
+        for method in METHODS:
+            name = f"{cell}_{method}"
+            states = recurrent_layer(args, cell, method, seed, f"{name}_rnn")
+            flat = keras.layers.Flatten(name=f"{name}_flatten")(states(inputs))
+            outputs.append(
+                keras.layers.Dense(10, activation="softmax", name=name)(flat)
+            )
+    model = keras.Model(inputs, outputs)
+    for cell in args.cells:
+        example_utils.copy_first_branch(
+            model, [f"{cell}_{method}" for method in METHODS]
+        )
+    return model
+
+
+# ---------------------------------------------------------------------------
+# Table and figure.
+# ---------------------------------------------------------------------------
+
+
+def summarize(runs, cells):
+    summary = {}
+    for cell in cells:
+        base = [
+            run["history"]["test_accuracy"][-1]
+            for run in sorted(runs, key=lambda run: run["seed"])
+            if run["variant"] == f"{cell}_none"
+        ]
+        for method in METHODS:
+            name = f"{cell}_{method}"
+            chosen = sorted(
+                (run for run in runs if run["variant"] == name),
+                key=lambda run: run["seed"],
+            )
+            test = [run["history"]["test_accuracy"][-1] for run in chosen]
+            difference = example_utils.paired_difference(test, base)
+            summary[name] = {
+                "cell": cell,
+                "method": method,
+                "test_accuracy": example_utils.mean_std(test),
+                "train_accuracy": example_utils.mean_std(
+                    [run["history"]["train_accuracy"][-1] for run in chosen]
+                ),
+                "test_accuracy_vs_none": difference,
+                "verdict": example_utils.verdict(difference),
+            }
+    return summary
+
+
+def format_table(args, summary):
+    lines = [
+        f"MNIST-1D as sequences of 40 steps, {args.train_samples} training "
+        f"sequences, {args.units} units, {args.epochs} epochs, "
+        f"{args.seeds} seeds",
+        "",
+        "| layer | method | test accuracy | vs none (wins/seeds) | verdict "
+        "| train accuracy |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for row in summary.values():
+        test, train = row["test_accuracy"], row["train_accuracy"]
+        verdict = "" if row["method"] == "none" else row["verdict"]
+        lines.append(
+            f"| {row['cell']} | {row['method']} | {test[0]:.3f} ± "
+            f"{test[1]:.3f} | "
+            f"{example_utils.format_paired(row['test_accuracy_vs_none'])} | "
+            f"{verdict} | {train[0]:.3f} ± {train[1]:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(runs, summary, output_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    cells = sorted({row["cell"] for row in summary.values()}, key=CELLS.index)
+    figure, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    for axis, cell in zip(axes[:2], cells):
+        for index, method in enumerate(METHODS):
+            values = np.asarray(
+                [
+                    run["history"]["test_accuracy"]
+                    for run in runs
+                    if run["variant"] == f"{cell}_{method}"
+                ]
+            )
+            epochs = np.arange(1, values.shape[1] + 1)
+            axis.plot(epochs, values.mean(0), color=f"C{index}", label=method)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("test accuracy (mean over seeds)")
+        axis.set_title(cell)
+        axis.legend(fontsize="small")
+    for offset, cell in enumerate(cells):
+        for index, method in enumerate(METHODS[1:]):
+            difference = summary[f"{cell}_{method}"]["test_accuracy_vs_none"]
+            position = offset * (len(METHODS) + 1) + index
+            values = 100 * np.asarray(difference["differences"])
+            axes[2].scatter(
+                np.full(len(values), position), values, color=f"C{index + 1}"
+            )
+            axes[2].errorbar(
+                position + 0.25,
+                100 * difference["mean"],
+                yerr=100 * difference["std"],
+                color="black",
+                marker="o",
+                capsize=3,
+            )
+    ticks = [
+        (offset * (len(METHODS) + 1) + index, f"{cell} {method}")
+        for offset, cell in enumerate(cells)
+        for index, method in enumerate(METHODS[1:])
+    ]
+    axes[2].set_xticks(*zip(*ticks), rotation=30, ha="right")
+    axes[2].tick_params(axis="x", labelsize="small")
+    axes[2].axhline(0.0, color="grey", linewidth=1)
+    axes[2].set_ylabel("test accuracy - none (points)")
+    axes[2].set_title("Paired by seed (dots), mean ± std")
+    figure.tight_layout()
+    path = os.path.join(output_dir, "mnist1d_recurrent.png")
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return [path]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(args.output_dir, exist_ok=True)
+    x_train, y_train, x_test, y_test = example_utils.load_mnist1d(
+        args.num_samples
+    )
+    # One value per time step.
+    x_train, x_test = x_train[..., None], x_test[..., None]
+    print(
+        f"MNIST-1D sequences: {args.train_samples} of {len(x_train)} "
+        f"training and {len(x_test)} test; {len(args.cells) * len(METHODS)} "
+        f"models x {args.seeds} seeds",
+        flush=True,
+    )
+    trainer = example_utils.SideBySide(
+        lambda seed: build(args, seed),
+        variant_names(args.cells),
+        steps=args.train_samples // args.batch_size,
+        # `clipnorm` clips each variable's gradient on its own, so the
+        # branches stay independent (`global_clipnorm` would couple them).
+        optimizer=lambda: keras.optimizers.Adam(
+            args.learning_rate, clipnorm=1.0
+        ),
+    )
+    runs = []
+    for seed in range(args.seeds):
+        # The seed's training subset, the same for all its models.
+        rows = np.random.default_rng(seed).choice(
+            len(x_train), args.train_samples, replace=False
+        )
+        runs += trainer.train(
+            seed,
+            (x_train[rows], y_train[rows]),
+            (x_test, y_test),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+        )
+    summary = summarize(runs, args.cells)
+    table = format_table(args, summary)
+    print()
+    print(table)
+    figures = plot(runs, summary, args.output_dir)
+    results = {"summary": summary, "runs": runs}
+    example_utils.save_results(args, results, table, figures, STARTED)
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
