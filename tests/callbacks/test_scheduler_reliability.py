@@ -7,6 +7,7 @@ History logged.
 """
 
 import csv
+import os
 
 import keras
 import numpy as np
@@ -368,3 +369,31 @@ def test_mid_epoch_resume_follows_the_optimizer_steps(tmp_path):
         logs.values, [schedule(step) for step in range(6, 14)], atol=1e-6
     )
     assert layer.rate == pytest.approx(schedule(13))
+
+
+def test_tensorboard_placed_before_the_scheduler_records_the_rates(tmp_path):
+    pytest.importorskip("tensorboard")
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("reads TensorFlow event files")
+    model, _ = probe(0.0)
+    fit(
+        model,
+        [
+            keras.callbacks.TensorBoard(log_dir=str(tmp_path)),
+            DropoutScheduler(schedules.Linear(0.5, 0.0, 2)),
+        ],
+        epochs=2,
+    )
+    values = []
+    for root, _, files in os.walk(tmp_path):
+        for name in sorted(files):
+            if "tfevents" in name and "train" in root:
+                for event in tf.compat.v1.train.summary_iterator(
+                    os.path.join(root, name)
+                ):
+                    for value in event.summary.value:
+                        if value.tag == "epoch_dropout/rate":
+                            tensor = tf.make_ndarray(value.tensor)
+                            values.append(float(tensor))
+    assert values == [0.5, 0.25]
