@@ -8,7 +8,11 @@ from kerasdrop import rnn
 from kerasdrop import schedules
 from kerasdrop import transfer
 from kerasdrop.layers import DropPath
+from kerasdrop.layers import ScheduledAlphaDropout
 from kerasdrop.layers import ScheduledDropout
+from kerasdrop.layers import ScheduledGaussianDropout
+from kerasdrop.layers import ScheduledGaussianNoise
+from kerasdrop.layers import ScheduledMultiHeadAttention
 from kerasdrop.layers import ScheduledSpatialDropout1D
 from kerasdrop.layers import ScheduledSpatialDropout2D
 from kerasdrop.layers import ScheduledSpatialDropout3D
@@ -21,4 +25,6 @@ from kerasdrop.rnn import WeightDropLSTM
 from kerasdrop.rnn import ZoneoutCell
 from kerasdrop.rnn import ZoneoutGRU
 from kerasdrop.rnn import ZoneoutLSTM
+from kerasdrop.transfer import find_unschedulable_dropout
+from kerasdrop.transfer import make_schedulable
 from kerasdrop.version import __version__
