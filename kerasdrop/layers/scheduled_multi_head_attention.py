@@ -6,7 +6,6 @@ Reference: Vaswani et al., 2017, "Attention Is All You Need".
 import contextlib
 
 import keras
-from keras import ops
 
 from kerasdrop.layers import _in_place
 from kerasdrop.layers.rates import read_rate
@@ -28,9 +27,11 @@ class ScheduledMultiHeadAttention(keras.layers.MultiHeadAttention):
 
     In training the layer always computes the attention scores explicitly,
     so that they can be dropped. At inference it computes exactly what
-    Keras's layer at the current rate computes: the explicit scores for a
-    positive rate, Keras's fused `ops.dot_product_attention` at rate 0 (the
-    two differ in the last bits).
+    Keras's layer computes with the `dropout` it was built with (or last
+    given as `layer.dropout = ...`): the explicit scores for a positive
+    rate, Keras's fused `ops.dot_product_attention` at 0 (the two differ in
+    the last bits). Rates set by a schedule do not change that choice, so a
+    converted model keeps its inference outputs while its rate moves.
 
     `value` may be left out, for self-attention (`value = query`).
 
@@ -113,11 +114,11 @@ class ScheduledMultiHeadAttention(keras.layers.MultiHeadAttention):
         super().build(query_shape, value_shape, key_shape)
 
     @contextlib.contextmanager
-    def _explicit_scores(self, explicit):
+    def _explicit_scores(self):
         # Keras's `_compute_attention` takes its explicit-scores path, which
         # applies `_dropout_layer`, when `self._dropout` is positive.
         saved = self._dropout
-        self._dropout = 1.0 if explicit else 0.0
+        self._dropout = 1.0
         try:
             yield
         finally:
@@ -136,21 +137,11 @@ class ScheduledMultiHeadAttention(keras.layers.MultiHeadAttention):
         arguments = (query, key, value, attention_mask, training)
         extra = {"use_causal_mask": True} if use_causal_mask else {}
         parent = super()._compute_attention
-        if training or return_attention_scores or len(query.shape) != 4:
-            with self._explicit_scores(True):
-                return parent(*arguments, return_attention_scores, **extra)
-
-        def attend(explicit):
-            with self._explicit_scores(explicit):
-                return parent(*arguments, False, **extra)[0]
-
-        rate = self.dropout_rates["dropout"]
-        output = ops.cond(
-            ops.greater(rate, 0.0),
-            lambda: attend(True),
-            lambda: attend(False),
-        )
-        return output, None
+        if not training:
+            # Keras's own choice, from the Python float `self._dropout`.
+            return parent(*arguments, return_attention_scores, **extra)
+        with self._explicit_scores():
+            return parent(*arguments, return_attention_scores, **extra)
 
     def call(
         self,

@@ -44,14 +44,14 @@ def test_inference_is_bit_for_bit_keras_at_the_same_rate(rate):
     )
 
 
-def test_inference_follows_the_current_rate():
-    fused, _, x = _pair(0.0)
-    explicit, ours, _ = _pair(0.2)
-    ours.set_weights(fused.get_weights())
-    explicit.set_weights(fused.get_weights())
-    ours.dropout = 0.0
-    np.testing.assert_array_equal(_numpy(ours(x)), _numpy(fused(x, x)))
-    ours.dropout = 0.2
+def test_inference_keeps_its_path_while_a_schedule_moves_the_rate():
+    keras_layer, ours, x = _pair(0.0)
+    expected = _numpy(keras_layer(x, x))
+    ours.dropout_rates["dropout"].assign(0.3)  # As a schedule does.
+    np.testing.assert_array_equal(_numpy(ours(x)), expected)
+    explicit, _, _ = _pair(0.2)
+    explicit.set_weights(keras_layer.get_weights())
+    ours.dropout = 0.2  # Set by hand: Keras's layer at 0.2.
     np.testing.assert_array_equal(_numpy(ours(x)), _numpy(explicit(x, x)))
 
 
