@@ -65,5 +65,8 @@ def convert_in_place(layer):
             layer.seed_generator = keras.random.SeedGenerator(layer.seed)
         if hasattr(layer, "noise_shape"):
             layer.noise_shape = noise_shape
+        if getattr(twin, "rank", None) and not hasattr(layer, "data_format"):
+            # Keras's SpatialDropout1D is channels-last only.
+            layer.data_format = "channels_last"
         layer.supports_masking = True
     return layer
