@@ -308,7 +308,9 @@ def make_schedulable(model, layers=None, rates_from=None):
     layer, the model keeps its class (a KerasHub backbone stays one) and
     `model` itself is returned. The weights are untouched and the inference
     outputs are bit-for-bit the same (dropout is the identity at inference;
-    the attention and recurrent layers keep Keras's inference computation).
+    the attention and recurrent layers keep Keras's inference computation),
+    except for a `GRU` built with `recurrent_dropout`: Keras then steps gate
+    by gate, the variational GRU takes the fused step (equal to rounding).
     The model's traced `fit`/`predict` functions are dropped, so its next
     call traces the converted layers. Converting a converted model changes
     nothing.
