@@ -11,7 +11,11 @@ from kerasdrop.layers import ConcreteDropout
 from kerasdrop.layers import DropBlock2D
 from kerasdrop.layers import DropPath
 from kerasdrop.layers import EmbeddingDropout
+from kerasdrop.layers import ScheduledAlphaDropout
 from kerasdrop.layers import ScheduledDropout
+from kerasdrop.layers import ScheduledGaussianDropout
+from kerasdrop.layers import ScheduledGaussianNoise
+from kerasdrop.layers import ScheduledMultiHeadAttention
 from kerasdrop.layers import ScheduledSpatialDropout1D
 from kerasdrop.layers import ScheduledSpatialDropout2D
 from kerasdrop.layers import ScheduledSpatialDropout3D
@@ -24,4 +28,6 @@ from kerasdrop.rnn import WeightDropLSTM
 from kerasdrop.rnn import ZoneoutCell
 from kerasdrop.rnn import ZoneoutGRU
 from kerasdrop.rnn import ZoneoutLSTM
+from kerasdrop.transfer import find_unschedulable_dropout
+from kerasdrop.transfer import make_schedulable
 from kerasdrop.version import __version__

@@ -4,6 +4,8 @@ Everything here is covered by `tests/test_compat.py`, so a Keras release that
 changes these internals fails loudly in one place.
 """
 
+import contextlib
+
 
 def flatten_layers(model):
     """Returns `model` and all its nested layers (RNN cells, wrapped layers).
@@ -156,3 +158,71 @@ def output_layers(model):
         tensor._keras_history.operation
         for tensor in keras.tree.flatten(model.outputs)
     ]
+
+
+@contextlib.contextmanager
+def unlocked_state(layer):
+    """Lets a built layer create new state (variables, seed generators).
+
+    Keras locks a layer's tracker once the layer is built, so that all of
+    its state is created in `__init__` or `build`. Converting a built
+    Keras dropout layer in place adds a rate variable (and, for a layer
+    built at rate 0, a seed generator); the lock is restored afterwards.
+    """
+    tracker = layer._tracker
+    locked = tracker.locked
+    tracker.unlock()
+    try:
+        yield
+    finally:
+        if locked:
+            tracker.lock()
+
+
+def replace_sublayer(parent, attribute, old, new):
+    """Replaces the sublayer `old` held in `parent.<attribute>` by `new`.
+
+    `new` takes the place of `old` in the parent's tracked layers (so it
+    is in the parent's `variables`, which JAX's compiled steps carry, and
+    is saved), and the attribute is set without Keras's tracking, which
+    refuses new sublayers on a built layer.
+    """
+    parent._tracker.replace_tracked_value("layers", old, new)
+    object.__setattr__(parent, attribute, new)
+
+
+def reset_compiled_functions(model):
+    """Makes the next `fit`, `evaluate` or `predict` trace its step again.
+
+    A model keeps its traced train, test and predict functions; after its
+    layers change (in place), a traced function would still run the old
+    computation.
+    """
+    for name in ("train_function", "test_function", "predict_function"):
+        if getattr(model, name, None) is not None:
+            setattr(model, name, None)
+
+
+def serializes_own_layers(layer):
+    """Whether loading rebuilds the layers of `layer` from their configs.
+
+    True for a Functional or Sequential model whose config is Keras's own:
+    it lists its layers' configs, so a kerasdrop layer in it is saved and
+    loaded as such. False for other containers (subclassed layers and
+    models, and Functional subclasses with their own `get_config`, such as
+    KerasHub backbones), which create their sublayers from their own
+    arguments when loaded.
+    """
+    import keras
+    from keras.src.models.functional import Functional
+    from keras.src.models.functional import functional_like_constructor
+
+    if isinstance(layer, keras.Sequential):
+        return type(layer).get_config is keras.Sequential.get_config
+    if isinstance(layer, Functional):
+        return type(
+            layer
+        ).get_config is Functional.get_config and functional_like_constructor(
+            type(layer)
+        )
+    return False

@@ -55,3 +55,47 @@ class TraceCounts(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.counts.append(self.probe.num_traces)
+
+
+def record_zero_fraction(layer):
+    """Makes a kerasdrop dropout layer record its last training output.
+
+    After this, every training call of `layer` (inside compiled `fit` too)
+    assigns the fraction of exact zeros in its output to the returned
+    non-trainable variable, which a callback can read after each epoch: for
+    positive inputs, the fraction of units the compiled step dropped. Only
+    for tests: it changes the layer's class and adds a weight.
+    """
+    from kerasdrop import _compat
+
+    class Recording(type(layer)):
+        def call(self, inputs, training=False):
+            outputs = super().call(inputs, training=training)
+            if training:
+                zeros = ops.cast(ops.equal(outputs, 0), "float32")
+                self.zero_fraction.assign(ops.mean(zeros))
+            return outputs
+
+    with _compat.unlocked_state(layer):
+        layer.zero_fraction = layer.add_weight(
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            name="zero_fraction",
+        )
+        layer.__class__ = Recording
+    return layer.zero_fraction
+
+
+class ReadEachEpoch(keras.callbacks.Callback):
+    """Reads variables at the end of every epoch: `values[name]` lists."""
+
+    def __init__(self, variables):
+        super().__init__()
+        self.variables = variables
+        self.values = {name: [] for name in variables}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model  # noqa: B018  (JAX writes the epoch's state back.)
+        for name, variable in self.variables.items():
+            self.values[name].append(float(ops.convert_to_numpy(variable)))

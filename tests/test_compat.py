@@ -163,3 +163,68 @@ def test_output_layers_are_the_producers_in_the_outer_graph():
     assert names == ["first", "inner"]
     sequential = keras.Sequential([keras.Input((4,)), inner])
     assert _compat.output_layers(sequential) == [inner]
+
+
+def test_child_layers_lists_attributes_and_lists():
+    class Holder(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.first = keras.layers.Dense(2, name="first")
+            self.more = [keras.layers.Dropout(0.1, name="second")]
+
+    names = [layer.name for layer in _compat.child_layers(Holder())]
+    assert names == ["first", "second"]
+
+
+def test_unlocked_state_lets_a_built_layer_add_a_variable():
+    layer = keras.layers.Dropout(0.1)  # Built (and locked) at init.
+    with pytest.raises(ValueError, match="already built"):
+        layer.add_weight(shape=(), name="extra")
+    with _compat.unlocked_state(layer):
+        variable = layer.add_weight(shape=(), name="extra", trainable=False)
+    assert any(v is variable for v in layer.non_trainable_variables)
+    with pytest.raises(ValueError, match="already built"):
+        layer.add_weight(shape=(), name="another")
+
+
+def test_replace_sublayer_moves_tracking_to_the_new_layer():
+    rnn = keras.layers.RNN(keras.layers.SimpleRNNCell(3))
+    rnn.build((None, 4, 2))
+    old = rnn.cell
+    new = keras.layers.SimpleRNNCell(3, name="new")
+    new.build((None, 2))
+    _compat.replace_sublayer(rnn, "cell", old, new)
+    assert rnn.cell is new
+    assert _compat.child_layers(rnn) == [new]
+    assert {id(v) for v in rnn.weights} == {id(v) for v in new.weights}
+
+
+def test_reset_compiled_functions_makes_fit_trace_again():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0)
+    model.predict(np.ones((4, 2)), verbose=0)
+    assert model.train_function is not None
+    assert model.predict_function is not None
+    _compat.reset_compiled_functions(model)
+    assert model.train_function is None
+    assert model.predict_function is None
+
+
+def test_serializes_own_layers_tells_plain_graphs_from_subclasses():
+    inputs = keras.Input((2,))
+    functional = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    sequential = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    class OwnConfig(keras.Model):
+        def __init__(self, **kwargs):
+            inputs = keras.Input((2,))
+            super().__init__(inputs, keras.layers.Dense(1)(inputs), **kwargs)
+
+        def get_config(self):
+            return {"name": self.name}
+
+    assert _compat.serializes_own_layers(functional)
+    assert _compat.serializes_own_layers(sequential)
+    assert not _compat.serializes_own_layers(OwnConfig())
+    assert not _compat.serializes_own_layers(keras.layers.Dense(1))

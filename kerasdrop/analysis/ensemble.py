@@ -110,8 +110,58 @@ def _mc_model(model):
             "kerasdrop's layers and Keras's Dropout, SpatialDropout, "
             "GaussianDropout and AlphaDropout."
         )
+    _warn_fixed_dropout(model, set(wrapped))
     _MC_MODELS[model] = mc_model
     return mc_model
+
+
+def _warn_fixed_dropout(model, switched_on):
+    """Warns about Keras dropout that Monte-Carlo sampling cannot use as
+    the user may expect: dropout inside other layers (an attention or
+    recurrent layer, a subclassed block), which stays off; Keras dropout
+    layers at rate 0, which draw nothing and cannot be raised; and, next
+    to kerasdrop's scheduled rates, Keras dropout layers sampled at their
+    fixed rate."""
+    from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
+
+    found = find_unschedulable_dropout(model)
+    has_rates = any(
+        _graph.is_dropout_layer(layer) and getattr(layer, "dropout_rates", None)
+        for layer in _compat.flatten_layers(model)
+    )
+    off, zero, fixed = [], [], []
+    for item in found:
+        if item.layer.name not in switched_on:
+            off.append(str(item))
+        elif not any(item.rates.values()):
+            zero.append(str(item))
+        elif has_rates:
+            fixed.append(str(item))
+    parts = []
+    if off:
+        parts.append(
+            "this dropout, inside other layers, stays off while sampling: "
+            + ", ".join(off)
+        )
+    if zero:
+        parts.append(
+            "these Keras dropout layers are at rate 0, so they draw "
+            "nothing, and their rate cannot be raised: " + ", ".join(zero)
+        )
+    if fixed:
+        parts.append(
+            "these Keras dropout layers are sampled at their fixed rate, "
+            "which no schedule changed: " + ", ".join(fixed)
+        )
+    if parts:
+        warnings.warn(
+            "mc_predict: "
+            + "; ".join(parts)
+            + ". `kerasdrop.make_schedulable(model)` turns them into "
+            "kerasdrop rates, which mc_predict samples at their current "
+            "value.",
+            stacklevel=4,
+        )
 
 
 def _log_probabilities(outputs):

@@ -3,6 +3,7 @@
 import collections.abc
 import math
 import sys
+import warnings
 import weakref
 
 import keras
@@ -178,6 +179,7 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             for layer in self.model.layers
             if _graph.is_dropout_layer(layer)
         ]
+        _warn_unwatched_dropout(self.model)
         if not layers:
             raise ValueError(
                 "CoAdaptationMonitor found no dropout layer among the layers "
@@ -347,6 +349,28 @@ class _Measures(keras.layers.Layer):
         # Given directly: tracing `call` symbolically costs tens of ms.
         size = len(tensors) * len(self.measures)
         return keras.KerasTensor((size,), dtype="float32")
+
+
+def _warn_unwatched_dropout(model):
+    """Warns about Keras dropout that the default selection does not watch:
+    dropout nested in other layers (a backbone, a transformer block, an
+    attention or recurrent layer)."""
+    from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
+
+    top_level = {id(layer) for layer in model.layers}
+    missed = [
+        str(item)
+        for item in find_unschedulable_dropout(model)
+        if id(item.layer) not in top_level
+    ]
+    if missed:
+        warnings.warn(
+            "CoAdaptationMonitor watches the dropout layers among "
+            "`model.layers` by default; this dropout, nested in other "
+            f"layers, is not watched: {', '.join(missed)}. Pass the layers "
+            "to watch with `layers=`.",
+            stacklevel=3,
+        )
 
 
 def _key(layer, measure):

@@ -11,7 +11,13 @@ from kerasdrop.layers.masks import dropout_mask
 from kerasdrop.layers.rates import Rate
 from kerasdrop.layers.rates import RateMixin
 from kerasdrop.layers.rates import validate_rate
+from kerasdrop.layers.scheduled_alpha_dropout import ScheduledAlphaDropout
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
+from kerasdrop.layers.scheduled_gaussian_dropout import ScheduledGaussianDropout
+from kerasdrop.layers.scheduled_gaussian_noise import ScheduledGaussianNoise
+from kerasdrop.layers.scheduled_multi_head_attention import (
+    ScheduledMultiHeadAttention,
+)
 from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout1D
 from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout2D
 from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout3D

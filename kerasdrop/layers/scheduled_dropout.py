@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasdrop.layers._saving import RebuiltByOwnerState
 from kerasdrop.layers.masks import dropout
 from kerasdrop.layers.masks import validate_noise_shape
 from kerasdrop.layers.rates import Rate
@@ -10,7 +11,7 @@ from kerasdrop.layers.rates import validate_rate
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class ScheduledDropout(RateMixin, keras.layers.Layer):
+class ScheduledDropout(RebuiltByOwnerState, RateMixin, keras.layers.Layer):
     """Applies dropout to the input, with a rate that can change during `fit`.
 
     At a fixed rate this layer behaves like `keras.layers.Dropout`: during

@@ -27,6 +27,9 @@ from kerasdrop.transfer.fine_tuning import residual_branch_ends
 from kerasdrop.transfer.fine_tuning import top_stage_layers
 from kerasdrop.transfer.fine_tuning import unfreeze_top_stage
 from kerasdrop.transfer.insert_dropout import insert_dropout
+from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
+from kerasdrop.transfer.make_schedulable import make_schedulable
+from kerasdrop.transfer.make_schedulable import saved_rates
 from kerasdrop.transfer.small_resnet import CACHE_ENV_VARIABLE
 from kerasdrop.transfer.small_resnet import SOURCE_CLASSES
 from kerasdrop.transfer.small_resnet import TARGET_CLASSES

@@ -67,7 +67,7 @@ def insert_dropout(
         hidden -> hidden_dropout -> output
     """
     validate_rate(rate, "rate")
-    matches = _matcher(after)
+    matches = layer_matcher(after)
     dropout_class = ScheduledDropout if dropout_class is None else dropout_class
     suffix = _snake_case(dropout_class.__name__).removeprefix("scheduled_")
     taken = {layer.name for layer in _compat.flatten_layers(model)}
@@ -255,23 +255,35 @@ def _inputs(model):
         return None
 
 
-def _matcher(after):
-    if isinstance(after, str):
-        after = [after]
-    if isinstance(after, type) or (
-        isinstance(after, tuple) and all(isinstance(a, type) for a in after)
+def layer_matcher(selection, argument="after"):
+    """Returns a function `layer -> bool` for a selection of layers.
+
+    Args:
+        selection: A regular expression that must match a layer's whole
+            name, a list of them, a layer class (or tuple of classes), or a
+            callable `layer -> bool`.
+        argument: The argument name to use in error messages.
+
+    Raises:
+        ValueError: if `selection` is none of these.
+    """
+    if isinstance(selection, str):
+        selection = [selection]
+    if isinstance(selection, type) or (
+        isinstance(selection, tuple)
+        and all(isinstance(a, type) for a in selection)
     ):
-        classes = after
+        classes = selection
         return lambda layer: isinstance(layer, classes)
-    if callable(after):
-        return lambda layer: bool(after(layer))
+    if callable(selection):
+        return lambda layer: bool(selection(layer))
     try:
-        patterns = [re.compile(pattern) for pattern in after]
+        patterns = [re.compile(pattern) for pattern in selection]
     except (TypeError, re.error):
         raise ValueError(
-            "Invalid value received for argument `after`. Expected a "
+            f"Invalid value received for argument `{argument}`. Expected a "
             "regular expression, a list of them, a layer class or a "
-            f"callable `layer -> bool`. Received: after={after!r}"
+            f"callable `layer -> bool`. Received: {argument}={selection!r}"
         ) from None
     return lambda layer: any(p.fullmatch(layer.name) for p in patterns)
 

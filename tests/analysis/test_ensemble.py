@@ -643,3 +643,33 @@ def test_rate_keys_are_the_schedulers_for_layers_sharing_a_name():
     assert result["std"][:, 2000:].mean() > 0.5
     with pytest.raises(ValueError, match=r"block_1/drop/rate"):
         kerasdrop.analysis.mc_predict(model, x, rate={"nope": 0.5})
+
+
+def test_mc_predict_warns_about_dropout_it_cannot_use_as_scheduled():
+    inputs = keras.Input((5, 4))
+    x = keras.layers.LSTM(6, dropout=0.3, name="lstm")(inputs)
+    x = keras.layers.Dropout(0.0, name="zero")(x)
+    x = keras.layers.Dropout(0.2, name="fixed")(x)
+    x = kerasdrop.ScheduledDropout(0.2, name="scheduled")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    data = np.ones((3, 5, 4), "float32")
+    with pytest.warns(UserWarning, match="make_schedulable") as record:
+        kerasdrop.analysis.mc_predict(model, data, num_samples=2)
+    message = str(record[0].message)
+    assert "stays off while sampling: lstm (LSTM" in message
+    assert "at rate 0, so they draw nothing" in message
+    assert "zero (Dropout, rate=0)" in message
+    assert "fixed rate, which no schedule changed: fixed (Dropout" in message
+
+
+def test_mc_predict_does_not_warn_for_kerasdrop_dropout():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            kerasdrop.ScheduledDropout(0.5),
+            keras.layers.Dense(2),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), num_samples=2)

@@ -561,3 +561,26 @@ def test_unusable_probes_are_rejected_clearly(probe, kwargs, error, match):
     x, _ = _data(rows=24)
     with pytest.raises(error, match=f"CoAdaptationMonitor.*{match}"):
         CoAdaptationMonitor(probe(x), **kwargs)
+
+
+def test_default_selection_warns_about_nested_keras_dropout():
+    inner = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, name="inner_dense"),
+            keras.layers.Dropout(0.3, name="inner_dropout"),
+        ],
+        name="backbone",
+    )
+    inputs = keras.Input((4,))
+    x = keras.layers.Dropout(0.1, name="top_dropout")(inner(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.random.default_rng(0).random((8, 4)).astype("float32")
+    monitor = CoAdaptationMonitor(data)
+    with pytest.warns(UserWarning, match="not watched") as record:
+        model.fit(data, np.ones((8, 1)), epochs=1, callbacks=[monitor],
+                  verbose=0)  # fmt: skip
+    message = str(record[0].message)
+    assert "backbone/inner_dropout (Dropout, rate=0.3)" in message
+    assert "top_dropout" not in message

@@ -37,6 +37,24 @@ LAYERS = {
         lambda **kw: kerasdrop.ScheduledSpatialDropout3D(0.3, seed=1, **kw),
         (2, 3, 3, 3, 2),
     ),
+    "ScheduledGaussianDropout": (
+        lambda **kw: kerasdrop.ScheduledGaussianDropout(0.3, seed=1, **kw),
+        (4, 6),
+    ),
+    "ScheduledGaussianNoise": (
+        lambda **kw: kerasdrop.ScheduledGaussianNoise(0.3, seed=1, **kw),
+        (4, 6),
+    ),
+    "ScheduledAlphaDropout": (
+        lambda **kw: kerasdrop.ScheduledAlphaDropout(0.3, seed=1, **kw),
+        (4, 6),
+    ),
+    "ScheduledMultiHeadAttention": (
+        lambda **kw: kerasdrop.ScheduledMultiHeadAttention(
+            2, 4, dropout=0.3, seed=1, **kw
+        ),
+        (2, 5, 8),
+    ),
     "VariationalDropout": (
         lambda **kw: kerasdrop.VariationalDropout(0.3, seed=1, **kw),
         SEQUENCE,

@@ -101,6 +101,44 @@ CASES = [
         ["`noise_shape`", "(None, 2, None)"],
     ),
     (
+        "gaussian-dropout-rate>1",
+        lambda: kerasdrop.ScheduledGaussianDropout(1.5),
+        ValueError,
+        ["`rate`", "rate=1.5"],
+    ),
+    (
+        "gaussian-noise-stddev<0",
+        lambda: kerasdrop.ScheduledGaussianNoise(-0.5),
+        ValueError,
+        ["`stddev`", "stddev=-0.5"],
+    ),
+    (
+        "alpha-dropout-noise-shape",
+        lambda: kerasdrop.ScheduledAlphaDropout(0.5, noise_shape=(None, 0)),
+        ValueError,
+        ["`noise_shape`", "(None, 0)"],
+    ),
+    (
+        "attention-dropout-nan",
+        lambda: kerasdrop.ScheduledMultiHeadAttention(2, 4, dropout=NAN),
+        ValueError,
+        ["`dropout`", "dropout=nan"],
+    ),
+    (
+        "make-schedulable-no-dropout",
+        lambda: kerasdrop.make_schedulable(
+            keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        ),
+        ValueError,
+        ["holds no dropout to convert"],
+    ),
+    (
+        "make-schedulable-bad-layers",
+        lambda: kerasdrop.make_schedulable(_no_rates_model(), layers=3),
+        ValueError,
+        ["`layers`", "layers=3"],
+    ),
+    (
         "spatial1d-rank",
         lambda: kerasdrop.ScheduledSpatialDropout1D(0.5)(_seq(4)),
         ValueError,
@@ -319,6 +357,10 @@ def test_matrix_is_large():
         (lambda: kerasdrop.WeightDropGRU(4, rate=0.3), "rate", 1.01),
         (lambda: kerasdrop.DropBlock2D(0.3), "rate", -0.5),
         (lambda: kerasdrop.EmbeddingDropout(10, 2, 0.3), "rate", 1.5),
+        (lambda: kerasdrop.ScheduledGaussianNoise(0.3), "stddev", 1.5),
+        (lambda: kerasdrop.ScheduledAlphaDropout(0.3), "rate", -1.0),
+        (lambda: kerasdrop.ScheduledMultiHeadAttention(2, 4, dropout=0.3),
+         "dropout", 2.0),
     ],
 )  # fmt: skip
 def test_failed_assignment_keeps_the_old_rate(layer, name, bad):

@@ -1,0 +1,72 @@
+"""Turns a built Keras dropout layer into its kerasdrop twin, in place.
+
+The layer object stays the same, so every graph node, attribute and list
+that holds it now holds the kerasdrop layer: only its class changes, and the
+state the kerasdrop class adds (its rate variables, and a seed generator if
+Keras's layer, built at rate 0, has none) is created. The kerasdrop classes
+take the same arguments, under the same names, as the Keras classes they
+replace, and compute the same thing at inference (the identity), so the
+model's weights and inference outputs are unchanged.
+"""
+
+import keras
+
+from kerasdrop import _compat
+from kerasdrop.layers.masks import validate_noise_shape
+from kerasdrop.layers.scheduled_alpha_dropout import ScheduledAlphaDropout
+from kerasdrop.layers.scheduled_dropout import ScheduledDropout
+from kerasdrop.layers.scheduled_gaussian_dropout import ScheduledGaussianDropout
+from kerasdrop.layers.scheduled_gaussian_noise import ScheduledGaussianNoise
+from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout1D
+from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout2D
+from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout3D
+
+# Keras class -> (kerasdrop class, name of the rate attribute). Exact types
+# only: a subclass of Keras's layer may compute something else.
+TWINS = {
+    keras.layers.Dropout: (ScheduledDropout, "rate"),
+    keras.layers.SpatialDropout1D: (ScheduledSpatialDropout1D, "rate"),
+    keras.layers.SpatialDropout2D: (ScheduledSpatialDropout2D, "rate"),
+    keras.layers.SpatialDropout3D: (ScheduledSpatialDropout3D, "rate"),
+    keras.layers.GaussianDropout: (ScheduledGaussianDropout, "rate"),
+    keras.layers.GaussianNoise: (ScheduledGaussianNoise, "stddev"),
+    keras.layers.AlphaDropout: (ScheduledAlphaDropout, "rate"),
+}
+
+
+def has_twin(layer):
+    """Whether `layer` is one of Keras's dropout layers (exact type)."""
+    return type(layer) in TWINS
+
+
+def convert_in_place(layer):
+    """Makes the Keras dropout layer `layer` its kerasdrop twin.
+
+    Args:
+        layer: A `keras.layers.Dropout`, `SpatialDropout1D/2D/3D`,
+            `GaussianDropout`, `GaussianNoise` or `AlphaDropout` (exact
+            type).
+
+    Returns:
+        `layer`, now an instance of the kerasdrop class, with the same
+        name, rate, seed, noise shape and data format.
+    """
+    twin, rate_name = TWINS[type(layer)]
+    value = float(getattr(layer, rate_name))
+    seed_generator = getattr(layer, "seed_generator", None)
+    noise_shape = validate_noise_shape(getattr(layer, "noise_shape", None))
+    with _compat.unlocked_state(layer):
+        layer.__class__ = twin
+        # Keras's float sits in the instance dict, under the property.
+        layer.__dict__.pop(rate_name, None)
+        setattr(layer, rate_name, value)
+        if seed_generator is None:
+            # Keras creates none at rate 0; the twin always has one.
+            layer.seed_generator = keras.random.SeedGenerator(layer.seed)
+        if hasattr(layer, "noise_shape"):
+            layer.noise_shape = noise_shape
+        if getattr(twin, "rank", None) and not hasattr(layer, "data_format"):
+            # Keras's SpatialDropout1D is channels-last only.
+            layer.data_format = "channels_last"
+        layer.supports_masking = True
+    return layer

@@ -1,0 +1,476 @@
+"""Turning the dropout of any Keras model into schedulable kerasdrop rates.
+
+Pretrained models are built from Keras's layers: `keras.applications`'
+EfficientNets hold `Dropout` layers (their stochastic depth among them),
+KerasHub's transformers hold `Dropout` layers inside their blocks and a
+`dropout` inside every `MultiHeadAttention`, and `LSTM`/`GRU` take fixed
+`dropout`/`recurrent_dropout`. Keras keeps those rates as Python floats,
+frozen into the compiled step, so a schedule cannot move them.
+`make_schedulable` converts each of them, in place, into the kerasdrop
+equivalent whose rate is a variable; `find_unschedulable_dropout` lists what
+no kerasdrop rate drives.
+
+Reference: Liu et al., 2023, "Dropout Reduces Underfitting" (early dropout
+and early stochastic depth when fine-tuning).
+"""
+
+import collections
+import json
+import warnings
+import zipfile
+
+import keras
+
+from kerasdrop import _compat
+from kerasdrop.layers import _in_place
+from kerasdrop.layers._saving import ASSET_FILE
+from kerasdrop.layers.scheduled_multi_head_attention import (
+    ScheduledMultiHeadAttention,
+)
+from kerasdrop.rnn.variational_dropout_cell import VariationalDropoutCell
+from kerasdrop.rnn.variational_gru import VariationalGRU
+from kerasdrop.rnn.variational_lstm import VariationalLSTM
+from kerasdrop.transfer.insert_dropout import layer_matcher
+
+_RECURRENT_TWINS = {
+    keras.layers.LSTM: VariationalLSTM,
+    keras.layers.GRU: VariationalGRU,
+}
+
+# Keras's dropout layers, subclasses included, for the listing.
+_KERAS_DROPOUT = tuple(_in_place.TWINS)
+
+# A layer found while walking a model: its path (layer names from the
+# model down, joined by "/"), the layer that holds it, and whether loading
+# the model re-creates it from an enclosing layer's own arguments.
+_Found = collections.namedtuple(
+    "_Found", ["layer", "path", "parent", "rebuilt"]
+)
+
+
+class UnschedulableDropout(
+    collections.namedtuple("UnschedulableDropout", ["path", "layer", "rates"])
+):
+    """Dropout in a model that no kerasdrop rate drives.
+
+    Attributes:
+        path: Where it is: layer names from the model down, joined by "/".
+        layer: The Keras layer that holds it (the dropout layer itself, or
+            the attention or recurrent layer whose argument it is).
+        rates: Dict from the Keras argument name (`"rate"`, `"dropout"`,
+            `"recurrent_dropout"`, ...) to its fixed value.
+    """
+
+    __slots__ = ()
+
+    def __str__(self):
+        rates = ", ".join(f"{k}={v:g}" for k, v in self.rates.items())
+        return f"{self.path} ({type(self.layer).__name__}, {rates})"
+
+
+def _is_kerasdrop(layer):
+    return bool(getattr(layer, "dropout_rates", None)) or isinstance(
+        layer, ScheduledMultiHeadAttention
+    )
+
+
+def _keeps_configs(layer):
+    """Whether loading re-creates the sublayers of `layer` from their own
+    configs (so a kerasdrop sublayer comes back as itself)."""
+    return _compat.serializes_own_layers(layer) or isinstance(
+        layer, keras.layers.TimeDistributed
+    )
+
+
+def _walk(model):
+    """Yields a `_Found` for every layer below `model`, each once.
+
+    Does not descend into kerasdrop layers, attention layers or recurrent
+    layers: their inner dropout is theirs.
+    """
+    seen = {id(model)}
+
+    def visit(layer, path, rebuilt):
+        rebuilt_below = rebuilt or not _keeps_configs(layer)
+        for child in _compat.child_layers(layer):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            child_path = f"{path}/{child.name}" if path else child.name
+            yield _Found(child, child_path, layer, rebuilt_below)
+            if _is_kerasdrop(child) or isinstance(
+                child, (keras.layers.MultiHeadAttention, keras.layers.RNN)
+            ):
+                continue
+            yield from visit(child, child_path, rebuilt_below)
+
+    yield from visit(model, "", False)
+
+
+def _attention_dropout(layer):
+    """The inner dropout layer of a Keras attention layer, or None."""
+    return layer.__dict__.get("_dropout_layer")
+
+
+def _fixed_rates(layer):
+    """The fixed dropout arguments of a Keras layer, or `{}`."""
+    if isinstance(layer, keras.layers.GaussianNoise):
+        return {"stddev": float(layer.stddev)}
+    if isinstance(layer, _KERAS_DROPOUT):
+        return {"rate": float(layer.rate)}
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        inner = _attention_dropout(layer)
+        if _is_kerasdrop(inner) or not layer.dropout:
+            return {}
+        return {"dropout": float(layer.dropout)}
+    # A recurrent layer's, or a bare recurrent cell's, dropout arguments.
+    cell = layer.cell if isinstance(layer, keras.layers.RNN) else layer
+    if hasattr(cell, "state_size"):
+        rates = {
+            name: float(getattr(cell, name))
+            for name in ("dropout", "recurrent_dropout")
+            if isinstance(getattr(cell, name, None), (int, float))
+        }
+        if any(rates.values()):
+            return rates
+    # Stochastic depth that is not kerasdrop's, found by its usual names
+    # (keras.applications' ConvNeXt has a private `StochasticDepth`).
+    name = type(layer).__name__
+    if "StochasticDepth" in name or "DropPath" in name:
+        rate = getattr(layer, "drop_path_rate", getattr(layer, "rate", None))
+        if isinstance(rate, (int, float)):
+            return {"rate": float(rate)}
+    return {}
+
+
+def find_unschedulable_dropout(model):
+    """Lists the dropout a model holds that no kerasdrop rate drives.
+
+    These are Keras's own dropout layers (`Dropout`,
+    `SpatialDropout1D/2D/3D`, `GaussianDropout`, `GaussianNoise`,
+    `AlphaDropout`, at any rate, rate 0 included) wherever they are --
+    nested models and subclassed layers included -- and the dropout inside
+    layers, when positive: the attention dropout of `MultiHeadAttention`
+    (and its subclasses, such as KerasHub's), the `dropout` and
+    `recurrent_dropout` of recurrent layers and cells, and stochastic depth
+    layers other than kerasdrop's. `DropoutScheduler` cannot change any of
+    them; `kerasdrop.make_schedulable` converts what it can.
+
+    Args:
+        model: A Keras model or layer.
+
+    Returns:
+        A list of `UnschedulableDropout` records `(path, layer, rates)`,
+        in the model's order; `str()` of a record reads like
+        `"encoder/mha (MultiHeadAttention, dropout=0.1)"`.
+
+    Examples:
+        >>> model = keras.Sequential([
+        ...     keras.Input((4,)),
+        ...     keras.layers.Dense(8, name="hidden"),
+        ...     keras.layers.Dropout(0.5, name="dropout"),
+        ...     kerasdrop.ScheduledDropout(0.2, name="scheduled"),
+        ... ])
+        >>> [str(item) for item in find_unschedulable_dropout(model)]
+        ['dropout (Dropout, rate=0.5)']
+    """
+    found = []
+    for item in _walk(model):
+        if _is_kerasdrop(item.layer):
+            continue
+        rates = _fixed_rates(item.layer)
+        if rates:
+            found.append(UnschedulableDropout(item.path, item.layer, rates))
+    return found
+
+
+def _kind(layer):
+    """What `make_schedulable` can convert `layer` as, or None."""
+    if _in_place.has_twin(layer):
+        return "layer"
+    if isinstance(layer, keras.layers.MultiHeadAttention) and not (
+        isinstance(layer, ScheduledMultiHeadAttention)
+        or _is_kerasdrop(_attention_dropout(layer))
+    ):
+        return "attention"
+    if type(layer) in _RECURRENT_TWINS:
+        return "recurrent"
+    return None
+
+
+def _convert_attention(item):
+    layer = item.layer
+    inner = _attention_dropout(layer)
+    if type(layer) is keras.layers.MultiHeadAttention:
+        # A subclass with the same state; its `_build_attention` makes the
+        # inner dropout kerasdrop's when the layer is built later.
+        layer.__class__ = ScheduledMultiHeadAttention
+        rebuilt = item.rebuilt
+    elif not layer.dropout:
+        return (
+            f"Keras skips the attention dropout of a {type(layer).__name__} "
+            "built with dropout=0, so it cannot be raised; build the layer "
+            "with a positive dropout"
+        )
+    elif inner is None:
+        return "the layer is not built yet"
+    else:
+        # The subclass builds Keras's dropout again when loaded.
+        rebuilt = True
+    if inner is not None:
+        _in_place.convert_in_place(inner)
+        if rebuilt:
+            inner.rebuilt_by_owner_path = item.path
+    return None
+
+
+def _convert_recurrent(item):
+    layer = item.layer
+    if item.rebuilt:
+        return (
+            f"it is inside {type(item.parent).__name__} "
+            f"'{item.parent.name}', which builds it from its own arguments "
+            "when loaded"
+        )
+    cell = layer.cell
+    input_rate = float(cell.dropout)
+    recurrent_rate = float(cell.recurrent_dropout)
+    # The cell keeps its weights and its step (Keras's `implementation`);
+    # the wrapper around it applies the dropout from now on.
+    cell.dropout = 0.0
+    cell.recurrent_dropout = 0.0
+    cell.reset_dropout_mask()
+    cell.reset_recurrent_dropout_mask()
+    wrapper = VariationalDropoutCell(
+        cell,
+        input_rate=input_rate,
+        recurrent_rate=recurrent_rate,
+        seed=cell.seed,
+        dtype=cell.dtype_policy,
+        trainable=cell.trainable,
+        name="variational_dropout_cell",
+    )
+    if cell.built:
+        wrapper.build((None, cell.kernel.shape[0]))
+    _compat.replace_sublayer(layer, "cell", cell, wrapper)
+    layer.__class__ = _RECURRENT_TWINS[type(layer)]
+    return None
+
+
+def _convert(item, kind):
+    """Converts one layer; returns why it was not converted, or None."""
+    if kind == "layer":
+        _in_place.convert_in_place(item.layer)
+        if item.rebuilt:
+            item.layer.rebuilt_by_owner_path = item.path
+        return None
+    if kind == "attention":
+        return _convert_attention(item)
+    return _convert_recurrent(item)
+
+
+def _unit_rates(layer):
+    """The rate variables of a converted layer, by rate name."""
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        layer = _attention_dropout(layer)
+    return dict(getattr(layer, "dropout_rates", None) or {})
+
+
+def make_schedulable(model, layers=None, rates_from=None):
+    """Makes every dropout of a model a schedulable kerasdrop rate, in place.
+
+    Converts, wherever they are in `model` (nested models, subclassed layers
+    and the lists they hold included):
+
+    - `keras.layers.Dropout` to `kerasdrop.ScheduledDropout` (rate,
+      `noise_shape`, seed and name kept: EfficientNet's stochastic depth,
+      a `Dropout` with `noise_shape=(None, 1, 1, 1)`, stays per-sample),
+      `SpatialDropout1D/2D/3D` to `kerasdrop.ScheduledSpatialDropout1D/2D/3D`,
+      `GaussianDropout`, `GaussianNoise` and `AlphaDropout` to
+      `kerasdrop.ScheduledGaussianDropout`, `ScheduledGaussianNoise` and
+      `ScheduledAlphaDropout`;
+    - `keras.layers.MultiHeadAttention` to
+      `kerasdrop.ScheduledMultiHeadAttention` (its attention-probability
+      dropout); in a subclass of it (KerasHub's attention layers), the
+      inner dropout layer alone, when its `dropout` is positive (Keras
+      never applies it at 0);
+    - `keras.layers.LSTM` and `GRU` to `kerasdrop.VariationalLSTM` and
+      `VariationalGRU` (same weights; Keras's `dropout` becomes
+      `input_rate` and `recurrent_dropout` becomes `recurrent_rate`, each
+      still one mask per sequence, now shared by the gates), unless they
+      sit inside a subclassed layer.
+
+    Rates of 0 are converted too, so that a schedule can raise them.
+
+    The conversion is always in place: each layer object keeps its
+    identity (only its class changes, and its rate variables are added),
+    so every graph, attribute and list that holds it holds the kerasdrop
+    layer, the model keeps its class (a KerasHub backbone stays one) and
+    `model` itself is returned. The weights are untouched and the inference
+    outputs are bit-for-bit the same (dropout is the identity at inference;
+    the attention and recurrent layers keep Keras's inference computation),
+    except for a `GRU` built with `recurrent_dropout`: Keras then steps gate
+    by gate, the variational GRU takes the fused step (equal to rounding).
+    The model's traced `fit`/`predict` functions are dropped, so its next
+    call traces the converted layers. Converting a converted model changes
+    nothing.
+
+    The stochastic depth of `keras.applications`' ConvNeXt (a private
+    Keras layer, which the public ConvNeXt constructors never create) is
+    not converted; `find_unschedulable_dropout` lists it.
+
+    Saving: a converted Functional or Sequential model saves to `.keras`
+    and loads (with `import kerasdrop`) as kerasdrop layers at their current
+    rates. A layer that builds its sublayers from its own arguments (a
+    KerasHub block or backbone, any subclassed layer) builds Keras's dropout
+    again when loaded: the loaded model then has Keras's dropout at the
+    rates of those arguments, and `DropoutScheduler` warns about it. The
+    saved file keeps the rates the model had; convert the loaded model with
+    `make_schedulable(model, rates_from=path)` to get them back. A warning
+    says so when such layers are converted and when they are saved.
+
+    Args:
+        model: A Keras model (or layer).
+        layers: Which layers to convert: a regular expression that must
+            match a layer's whole name, a list of them, a layer class (or
+            tuple of classes), or a callable `layer -> bool` (as in
+            `kerasdrop.transfer.insert_dropout`). The attention and
+            recurrent layers are selected as themselves. `None` converts
+            everything.
+        rates_from: Path of a `.keras` file saved from a converted model:
+            the rates it held inside layers that build Keras's dropout
+            again on loading are restored.
+
+    Returns:
+        `model`, converted.
+
+    Raises:
+        ValueError: if `model` holds no dropout at all (neither Keras's
+            nor kerasdrop's), or no convertible layer matches `layers`.
+
+    Examples:
+        >>> inputs = keras.Input((8,))
+        >>> hidden = keras.layers.Dense(8)(inputs)
+        >>> hidden = keras.layers.Dropout(0.3, name="dropout")(hidden)
+        >>> model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+        >>> converted = kerasdrop.make_schedulable(model)
+        >>> converted is model
+        True
+        >>> layer = model.get_layer("dropout")
+        >>> type(layer).__name__, layer.rate
+        ('ScheduledDropout', 0.3)
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(
+            "Invalid type received for argument `model`. Expected a Keras "
+            f"model or layer. Received: model={model!r} of type "
+            f"{type(model).__name__}"
+        )
+    matches = (
+        (lambda layer: True)
+        if layers is None
+        else layer_matcher(layers, "layers")
+    )
+    found = list(_walk(model))
+    candidates = [(item, _kind(item.layer)) for item in found]
+    candidates = [(item, kind) for item, kind in candidates if kind]
+    has_kerasdrop = any(_is_kerasdrop(item.layer) for item in found)
+    if not candidates and not has_kerasdrop:
+        raise ValueError(
+            f"The model '{model.name}' holds no dropout to convert: no "
+            "Keras Dropout, SpatialDropout1D/2D/3D, GaussianDropout, "
+            "GaussianNoise or AlphaDropout layer, no MultiHeadAttention, "
+            "LSTM or GRU, and no kerasdrop layer. Add dropout with "
+            "`kerasdrop.transfer.insert_dropout`."
+        )
+    selected = [
+        (item, kind) for item, kind in candidates if matches(item.layer)
+    ]
+    if layers is not None and candidates and not selected:
+        raise ValueError(
+            f"No convertible layer of the model '{model.name}' matches "
+            f"layers={layers!r}. Convertible layers: "
+            f"{[item.path for item, _ in candidates]}"
+        )
+    skipped = []
+    rebuilt = []
+    for item, kind in selected:
+        reason = _convert(item, kind)
+        if reason is not None:
+            skipped.append(f"{item.path}: {reason}")
+        elif item.rebuilt or (
+            kind == "attention"
+            and not isinstance(item.layer, ScheduledMultiHeadAttention)
+        ):
+            rebuilt.append(item.path)
+    if skipped:
+        warnings.warn(
+            "make_schedulable left this dropout as Keras's, at its fixed "
+            "rate: " + "; ".join(skipped),
+            stacklevel=2,
+        )
+    if rebuilt and rates_from is None:
+        warnings.warn(
+            f"make_schedulable converted {len(rebuilt)} dropout layers that "
+            "sit inside layers which build Keras's dropout again, from "
+            "their own arguments, when the model is loaded (for example "
+            f"{rebuilt[0]}). A saved and loaded copy has Keras's dropout at "
+            "those arguments' rates; "
+            "`kerasdrop.make_schedulable(model, rates_from=<the .keras "
+            "file>)` converts it again with the saved rates.",
+            stacklevel=2,
+        )
+    for item in [_Found(model, "", None, False)] + found:
+        if isinstance(item.layer, keras.Model):
+            _compat.reset_compiled_functions(item.layer)
+    if rates_from is not None:
+        _restore_rates(model, rates_from)
+    return model
+
+
+def saved_rates(path):
+    """Reads the rates a `.keras` file saved for re-created layers.
+
+    Args:
+        path: Path of a `.keras` file saved from a converted model.
+
+    Returns:
+        A dict from path in the model (as `make_schedulable` names it) to a
+        dict from rate name to value.
+    """
+    records = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name == ASSET_FILE or name.endswith("/" + ASSET_FILE):
+                record = json.loads(archive.read(name))
+                records[record["path"]] = record["rates"]
+    return records
+
+
+def _restore_rates(model, path):
+    records = saved_rates(path)
+    if not records:
+        warnings.warn(
+            f"The file {path} holds no rates of re-created layers: a model "
+            "whose converted layers are all in Functional or Sequential "
+            "models loads with its rates already.",
+            stacklevel=3,
+        )
+        return
+    restored = set()
+    for item in _walk(model):
+        rates = records.get(item.path)
+        if rates is None:
+            continue
+        variables = _unit_rates(item.layer)
+        if set(rates) <= set(variables):
+            for name, value in rates.items():
+                variables[name].assign(value)
+            restored.add(item.path)
+    missing = sorted(set(records) - restored)
+    if missing:
+        raise ValueError(
+            f"The file {path} holds rates for {missing}, which are not "
+            "converted dropout layers of the model "
+            f"'{model.name}'. Was the file saved from this model?"
+        )
