@@ -158,8 +158,9 @@ class ZoneoutRNN(WrappedCellRNN):
     In training, the keep masks of all time steps are drawn in one call and
     fed to the time loop next to the input sequences, one step's slice at
     each step, the way the loop feeds the inputs. The loop itself draws
-    nothing: one large draw costs less than one per step, and JAX's
-    `lax.scan` cannot draw a new mask at each step.
+    nothing, which JAX's `lax.scan` requires (it cannot draw a new mask at
+    each step) and which keeps random-number generation out of the
+    sequential part of the step.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):

@@ -203,7 +203,7 @@ class ZoneoutCell(CellWrapper):
         One uniform draw of shape `(batch, timesteps, sum(state sizes))`,
         compared with each state's rate: the same Bernoulli masks, unit by
         unit and step by step, as one draw per step, for one random-number
-        call per sequence instead of one per step. Returns one boolean
+        call per batch instead of one per step. Returns one boolean
         tensor `(batch, timesteps, state size)` per state, which a layer
         that owns the time loop feeds to `_zoned_step` step by step.
         """
