@@ -1,7 +1,8 @@
 """The parts of benchmarks/bench_gpu.py that a CPU can check cheaply.
 
-A full `--quick` run (both backends, seven models each) takes about a
-minute, too long for the test suite; these tests cover its pieces.
+A full `--quick` run (both backends, seven models each) took two
+minutes on a loaded 2-core machine, too long for the test suite; these
+tests cover its pieces.
 """
 
 import importlib.util
