@@ -1,12 +1,13 @@
 """Benchmark: recurrent dropout layers against Keras's LSTM.
 
-Times one training epoch of the same small sequence classifier built five
+Times one training epoch of the same small sequence classifier built seven
 ways, interleaved in one process: Keras's `LSTM` without dropout, Keras's
 `LSTM(recurrent_dropout=0.25)`, `kerasdrop.VariationalLSTM`,
-`kerasdrop.WeightDropLSTM` and `kerasdrop.ZoneoutLSTM`. Prints median epoch
-times and their ratios to the plain LSTM. Goals: `WeightDropLSTM` <= 1.10x
-the plain LSTM; `VariationalLSTM` and `ZoneoutLSTM` <= 1.10x Keras's
-recurrent-dropout LSTM.
+`kerasdrop.WeightDropLSTM`, `kerasdrop.ZoneoutLSTM`, Keras's `GRU` and
+`kerasdrop.ZoneoutGRU`. Prints median epoch times and their ratios to the
+plain LSTM (GRU: to the plain GRU). Goals: `WeightDropLSTM`, `ZoneoutLSTM`
+and `ZoneoutGRU` <= 1.10x the plain Keras layer; `VariationalLSTM` <= 1.10x
+Keras's recurrent-dropout LSTM.
 
     python benchmarks/bench_recurrent.py
 
@@ -32,6 +33,7 @@ import kerasdrop
 
 PLAIN = "keras LSTM"
 KERAS_DROPOUT = "keras LSTM(recurrent_dropout)"
+PLAIN_GRU = "keras GRU"
 
 
 def build_model(recurrent_layer, timesteps, features, seed):
@@ -85,6 +87,8 @@ def main(argv=None):
         "ZoneoutLSTM": lambda: kerasdrop.ZoneoutLSTM(
             units, cell_rate=rate, hidden_rate=rate
         ),
+        PLAIN_GRU: lambda: keras.layers.GRU(units),
+        "ZoneoutGRU": lambda: kerasdrop.ZoneoutGRU(units, rate=rate),
     }
 
     def fitter(model):
@@ -100,10 +104,13 @@ def main(argv=None):
         for name, factory in layers.items()
     }
     times = time_interleaved(runs, args.rounds)
-    to_plain = summarize(times, PLAIN)
+    lstms = {name: times[name] for name in list(times)[:5]}
+    to_plain = summarize(lstms, PLAIN)
     to_keras_dropout = summarize(
-        {name: times[name] for name in list(times)[1:]}, KERAS_DROPOUT
+        {name: times[name] for name in list(lstms)[1:]}, KERAS_DROPOUT
     )
+    grus = {name: times[name] for name in (PLAIN_GRU, "ZoneoutGRU")}
+    to_plain_gru = summarize(grus, PLAIN_GRU)
     steps = -(-args.rows // args.batch_size)
     print(
         f"One epoch = {steps} steps of batch {args.batch_size}, sequences "
@@ -114,34 +121,46 @@ def main(argv=None):
     print_table(
         f"Epoch time, ratio to {PLAIN}",
         to_plain,
-        {"WeightDropLSTM": "<= 1.10"},
+        {"WeightDropLSTM": "<= 1.10", "ZoneoutLSTM": "<= 1.10"},
     )
     print_table(
         f"Epoch time, ratio to {KERAS_DROPOUT}",
         to_keras_dropout,
-        {"VariationalLSTM": "<= 1.10", "ZoneoutLSTM": "<= 1.10"},
+        {"VariationalLSTM": "<= 1.10"},
+    )
+    print_table(
+        f"Epoch time, ratio to {PLAIN_GRU}",
+        to_plain_gru,
+        {"ZoneoutGRU": "<= 1.10"},
     )
     # Other processes on a shared machine only ever add time (epochs fall
     # into a fast and a slow mode when a core is taken), so the fastest
     # epoch of each variant is a second estimate, less sensitive to load.
     fastest = {name: min(values) for name, values in times.items()}
     print("\nRatio of fastest epochs:")
-    for name, value in fastest.items():
+    for name in lstms:
         print(
-            f"  {name:32s} {value / fastest[PLAIN]:.3f} to plain, "
-            f"{value / fastest[KERAS_DROPOUT]:.3f} to recurrent_dropout"
+            f"  {name:32s} {fastest[name] / fastest[PLAIN]:.3f} to plain, "
+            f"{fastest[name] / fastest[KERAS_DROPOUT]:.3f} to "
+            "recurrent_dropout"
+        )
+    for name in grus:
+        print(
+            f"  {name:32s} {fastest[name] / fastest[PLAIN_GRU]:.3f} to "
+            "plain GRU"
         )
     write_results(
         args.output,
         {
             "to_plain": to_plain,
             "to_keras_recurrent_dropout": to_keras_dropout,
+            "gru_to_plain_gru": to_plain_gru,
             "fastest_s": fastest,
             "times_s": times,
         },
         vars(args),
     )
-    return to_plain, to_keras_dropout
+    return to_plain, to_keras_dropout, to_plain_gru
 
 
 if __name__ == "__main__":

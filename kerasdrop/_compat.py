@@ -226,3 +226,18 @@ def serializes_own_layers(layer):
             type(layer)
         )
     return False
+
+
+def rnn_loop(step_function, inputs, initial_states, **kwargs):
+    """Runs Keras's backend time loop, the one `keras.layers.RNN` runs.
+
+    `keras.layers.RNN.inner_loop` feeds the loop one tensor of sequences;
+    the backend function behind it (private `keras.src.backend.rnn`) also
+    takes a nested structure of `(batch, timesteps, ...)` tensors and hands
+    `step_function(inputs_t, states)` the same structure at each step, with
+    `go_backwards`, `mask`, `unroll` and `return_all_outputs` handled as for
+    a single tensor. Keyword arguments are passed on unchanged.
+    """
+    from keras.src import backend
+
+    return backend.rnn(step_function, inputs, initial_states, **kwargs)

@@ -228,3 +228,37 @@ def test_serializes_own_layers_tells_plain_graphs_from_subclasses():
     assert _compat.serializes_own_layers(sequential)
     assert not _compat.serializes_own_layers(OwnConfig())
     assert not _compat.serializes_own_layers(keras.layers.Dense(1))
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_rnn_loop_feeds_nested_inputs_step_by_step(go_backwards):
+    # A running sum of x_t over the steps where flag_t is set; masked steps
+    # (the last one of the second sequence) keep the state.
+    x = np.arange(1, 13, dtype="float32").reshape(2, 3, 2)
+    flags = np.array([[[1, 0], [1, 1], [0, 1]]] * 2, dtype=bool)
+    mask = np.array([[True, True, True], [True, True, False]])
+
+    def step(inputs, states):
+        x_t, (flag_t,) = inputs
+        total = states[0] + keras.ops.where(flag_t, x_t, 0.0)
+        return total, [total]
+
+    last, outputs, states = _compat.rnn_loop(
+        step,
+        (x, [flags]),
+        [keras.ops.zeros((2, 2))],
+        go_backwards=go_backwards,
+        mask=mask,
+        input_length=3,
+        return_all_outputs=True,
+    )
+    order = [2, 1, 0] if go_backwards else [0, 1, 2]
+    total, expected = np.zeros((2, 2), "float32"), []
+    for t in order:
+        total = np.where(mask[:, t, None], total + x[:, t] * flags[:, t], total)
+        expected.append(total)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(outputs), np.stack(expected, 1)
+    )
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(last), total)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(states[0]), total)

@@ -13,6 +13,9 @@ import re
 import keras
 from keras import ops
 
+from kerasdrop import _compat
+from kerasdrop.rnn._cell_wrapper import as_list
+
 # Keras cell arguments the kerasdrop layers replace with their own rates.
 _REPLACED_ARGUMENTS = ("dropout", "recurrent_dropout")
 
@@ -135,9 +138,11 @@ class ZoneoutRNN(WrappedCellRNN):
     """Base class of the zoneout layers: masks drawn before the loop.
 
     In training, the keep masks of all time steps are drawn in one call and
-    appended to the input features, so the loop itself draws nothing: one
-    large draw is cheaper than one per step, and JAX's `lax.scan` cannot
-    draw a new mask at each step.
+    fed to the time loop next to the input sequences, one step's slice at
+    each step, the way the loop feeds the inputs. The loop itself draws
+    nothing, which JAX's `lax.scan` requires (it cannot draw a new mask at
+    each step) and which keeps random-number generation out of the
+    sequential part of the step.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -145,11 +150,27 @@ class ZoneoutRNN(WrappedCellRNN):
             return super().inner_loop(
                 sequences, initial_state, mask, training=training
             )
-        masks = self.cell._draw_step_masks(sequences)
-        with self.cell._step_masks_in_inputs():
-            return super().inner_loop(
-                ops.concatenate([sequences, masks], axis=-1),
-                initial_state,
-                mask,
-                training=training,
+        keep = self.cell._draw_step_masks(sequences)
+
+        def step(inputs, states):
+            step_inputs, step_keep = inputs
+            if keras.backend.backend() == "torch" and self.stateful:
+                # As in `keras.layers.RNN`: no in-place change of a state
+                # that autograd still needs.
+                states = keras.tree.map_structure(ops.copy, states)
+            output, new_states = self.cell._zoned_step(
+                step_inputs, states, step_keep, training=training
             )
+            return output, as_list(new_states)
+
+        return _compat.rnn_loop(
+            step,
+            (sequences, keep),
+            initial_state,
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )

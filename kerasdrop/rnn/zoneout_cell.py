@@ -4,7 +4,7 @@ Reference: Krueger et al., 2017, "Zoneout: Regularizing RNNs by Randomly
 Preserving Hidden Activations".
 """
 
-import contextlib
+import itertools
 
 import keras
 from keras import ops
@@ -144,19 +144,23 @@ class ZoneoutCell(CellWrapper):
             validate_rate(value, name)
         super().__init__(cell, seed=seed, **kwargs)
         self.state_rate_names = state_rate_names
-        self._masks_in_inputs = False
         for name in state_rate_names:
             rate_value = given[name]
             setattr(self, name, 0.0 if rate_value is None else rate_value)
 
     def call(self, inputs, states, training=False):
+        keep = self._draw_keep(as_list(states)) if training else None
+        return self._zoned_step(inputs, states, keep, training=training)
+
+    def _zoned_step(self, inputs, states, keep, training=False):
+        """One step of the wrapped cell, then zoneout on its new states.
+
+        `keep` holds one boolean mask per state (`True`: keep the previous
+        value); with `keep=None` each state is the expectation
+        `rate * old + (1 - rate) * new`.
+        """
         nested = keras.tree.is_nested(states)
         previous = as_list(states)
-        keep = None
-        if training and self._masks_in_inputs:
-            inputs, keep = self._split_step_masks(inputs)
-        elif training:
-            keep = self._draw_keep(previous)
         _, candidates = self.cell(inputs, states, training=training)
         new_states = []
         for index, candidate in enumerate(as_list(candidates)):
@@ -172,15 +176,6 @@ class ZoneoutCell(CellWrapper):
 
     def _rates(self):
         return [self.dropout_rates[name] for name in self.state_rate_names]
-
-    def _split_step_masks(self, inputs):
-        """Splits inputs from the keep masks appended to their features."""
-        start = inputs.shape[-1] - sum(self.state_sizes)
-        features, keep = inputs[..., :start], []
-        for size in self.state_sizes:
-            keep.append(ops.greater(inputs[..., start : start + size], 0.5))
-            start += size
-        return features, keep
 
     def _draw_keep(self, states):
         """Draws this step's keep masks inside the loop (TF, PyTorch)."""
@@ -205,10 +200,12 @@ class ZoneoutCell(CellWrapper):
     def _draw_step_masks(self, sequences):
         """Draws the keep masks of every step of `sequences` at once.
 
-        Returns a `(batch, timesteps, sum(state sizes))` tensor of 0s and 1s
-        (1: keep the previous value) in the dtype of `sequences`. A layer
-        that owns the time loop appends it to the inputs' features inside
-        `_step_masks_in_inputs()`, so no random number is drawn in the loop.
+        One uniform draw of shape `(batch, timesteps, sum(state sizes))`,
+        compared with each state's rate: the same Bernoulli masks, unit by
+        unit and step by step, as one draw per step, for one random-number
+        call per batch instead of one per step. Returns one boolean
+        tensor `(batch, timesteps, state size)` per state, which a layer
+        that owns the time loop feeds to `_zoned_step` step by step.
         """
         batch_size, timesteps = ops.shape(sequences)[:2]
         rates = ops.concatenate(
@@ -222,17 +219,11 @@ class ZoneoutCell(CellWrapper):
             seed=self.seed_generator,
             dtype="float32",
         )
-        return ops.cast(ops.less(noise, rates), sequences.dtype)
-
-    @contextlib.contextmanager
-    def _step_masks_in_inputs(self):
-        """Inside the block, training steps read their keep masks from the
-        last features of their inputs (see `_draw_step_masks`)."""
-        self._masks_in_inputs = True
-        try:
-            yield
-        finally:
-            self._masks_in_inputs = False
+        keep = ops.less(noise, rates)
+        if len(self.state_sizes) == 1:
+            return [keep]
+        ends = list(itertools.accumulate(self.state_sizes))[:-1]
+        return ops.split(keep, ends, axis=-1)
 
     def get_config(self):
         config = {name: getattr(self, name) for name in self.state_rate_names}

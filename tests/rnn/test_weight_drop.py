@@ -153,3 +153,44 @@ def test_fused_bidirectional_kernel_gets_dropped_kernels(
         # 16 x 64 (LSTM) or 16 x 48 (GRU) entries, each dropped w.p. 0.5.
         assert dropped.mean() == pytest.approx(0.5, abs=0.06)
         np.testing.assert_allclose(kernel[~dropped], 2 * variable[~dropped])
+
+
+@pytest.mark.parametrize("cls, keras_cls", PAIRS)
+def test_traced_training_step_keeps_keras_cudnn_kernel(
+    cls, keras_cls, monkeypatch
+):
+    # Keras takes the cuDNN path when TensorFlow lists a GPU. Listing one
+    # here lets the training step be traced (not run) as it would be on a
+    # GPU machine, and its op types read.
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("Traces a tf.function.")
+    import tensorflow as tf
+
+    list_devices = tf.config.list_logical_devices
+    gpu = tf.config.LogicalDevice("/device:GPU:0", "GPU")
+
+    def traced_ops(layer):
+        layer(X)
+        monkeypatch.setattr(
+            tf.config,
+            "list_logical_devices",
+            lambda kind=None: [gpu] if kind == "GPU" else list_devices(kind),
+        )
+
+        @tf.function
+        def step(inputs):
+            with tf.GradientTape() as tape:
+                loss = ops.sum(layer(inputs, training=True))
+            return tape.gradient(loss, layer.trainable_weights)
+
+        graph = step.get_concrete_function(X).graph.as_graph_def()
+        monkeypatch.undo()
+        names = {node.op for node in graph.node}
+        for function in graph.library.function:
+            names.update(node.op for node in function.node_def)
+        return names
+
+    assert "CudnnRNNV3" in traced_ops(keras_cls(4))
+    assert "CudnnRNNV3" in traced_ops(cls(4, rate=0.5))
+    # The check can fail: Keras's recurrent dropout leaves the kernel.
+    assert "CudnnRNNV3" not in traced_ops(keras_cls(4, recurrent_dropout=0.5))

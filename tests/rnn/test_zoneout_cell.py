@@ -285,3 +285,115 @@ def test_config_and_keras_file_round_trip(tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(_numpy(loaded(X)), _numpy(model(X)), atol=1e-6)
     assert isinstance(loaded.layers[-1].cell, kerasdrop.ZoneoutCell)
+
+
+def _lstm_step(weights, x_t, h, c):
+    kernel, recurrent_kernel, bias = weights
+    z = x_t @ kernel + h @ recurrent_kernel + bias
+    i, f, g, o = np.split(z, 4, axis=-1)
+    new_c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return [_sigmoid(o) * np.tanh(new_c), new_c]
+
+
+def _gru_step(weights, x_t, h):
+    kernel, recurrent_kernel, bias = weights  # Keras's reset_after=True.
+    x_z, x_r, x_h = np.split(x_t @ kernel + bias[0], 3, axis=-1)
+    h_z, h_r, h_h = np.split(h @ recurrent_kernel + bias[1], 3, axis=-1)
+    z, r = _sigmoid(x_z + h_z), _sigmoid(x_r + h_r)
+    return [z * h + (1 - z) * np.tanh(x_h + r * h_h)]
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
+    # The layer's first training call draws uniform noise of shape
+    # (batch, timesteps, sum of state sizes) once; unit j of state s keeps
+    # its previous value at input step t iff noise[:, t, offset_s + j] is
+    # below the state's rate. Replayed here with a fresh seed generator.
+    units, seed = 4, 9
+    options = dict(
+        seed=seed,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+    )
+    if kind == "lstm":
+        layer = kerasdrop.ZoneoutLSTM(
+            units, cell_rate=0.4, hidden_rate=0.3, **options
+        )
+        rates, step, states = [0.3, 0.4], _lstm_step, [H0, C0]
+    else:
+        layer = kerasdrop.ZoneoutGRU(units, rate=0.4, **options)
+        rates, step, states = [0.4], _gru_step, [H0]
+    layer.build(X.shape)
+    noise = keras.random.uniform(
+        (3, 7, units * len(rates)), seed=keras.random.SeedGenerator(seed)
+    )
+    thresholds = np.repeat(np.float32(rates), units)
+    keep = np.split(_numpy(noise) < thresholds, len(rates), axis=-1)
+    outputs, *final_states = layer(X, initial_state=states, training=True)
+
+    weights, expected = layer.get_weights(), []
+    for t in reversed(range(7)) if go_backwards else range(7):
+        candidates = step(weights, X[:, t], *states)
+        states = [
+            np.where(mask[:, t], state, candidate)
+            for mask, state, candidate in zip(keep, states, candidates)
+        ]
+        expected.append(states[0])
+    np.testing.assert_allclose(
+        _numpy(outputs), np.stack(expected, 1), atol=1e-5
+    )
+    for got, want in zip(final_states, states):
+        np.testing.assert_allclose(_numpy(got), want, atol=1e-5)
+    # Both outcomes occur, so the check above compares real draws.
+    assert 0.1 < np.mean(keep[0]) < 0.6
+
+
+def _mask_statistics(keep_h, keep_c):
+    """Kept fractions and co-occurrences of (batch, steps, units) masks."""
+    return {
+        "h kept": keep_h.mean(),
+        "c kept": keep_c.mean(),
+        "h kept at t and t+1": np.mean(keep_h[:, 1:] & keep_h[:, :-1]),
+        "h kept in units j and j+1": np.mean(
+            keep_h[..., 1:] & keep_h[..., :-1]
+        ),
+        "h and c kept": np.mean(keep_h & keep_c),
+    }
+
+
+def test_masks_drawn_before_the_loop_have_the_per_step_statistics():
+    cell_rate, hidden_rate, shape = 0.5, 0.2, (128, 20, 64)
+    expected = {
+        "h kept": hidden_rate,
+        "c kept": cell_rate,
+        "h kept at t and t+1": hidden_rate**2,
+        "h kept in units j and j+1": hidden_rate**2,
+        "h and c kept": hidden_rate * cell_rate,
+    }
+    layer = kerasdrop.ZoneoutLSTM(
+        shape[-1], cell_rate=cell_rate, hidden_rate=hidden_rate, seed=3
+    )
+    drawn = layer.cell._draw_step_masks(ops.zeros(shape[:2] + (5,)))
+    measured = {"before the loop": _mask_statistics(*map(_numpy, drawn))}
+    if keras.backend.backend() != "jax":
+        # A bare cell draws inside the loop, one step at a time.
+        cell = kerasdrop.ZoneoutCell(
+            keras.layers.LSTMCell(shape[-1]),
+            cell_rate=cell_rate,
+            hidden_rate=hidden_rate,
+            seed=3,
+        )
+        state = ops.zeros((shape[0], shape[-1]))
+        steps = [cell._draw_keep([state, state]) for _ in range(shape[1])]
+        keep_h, keep_c = (
+            np.stack([_numpy(masks[index]) for masks in steps], axis=1)
+            for index in range(2)
+        )
+        measured["one step at a time"] = _mask_statistics(keep_h, keep_c)
+    # 163840 draws per state: a fraction's standard deviation is at most
+    # 0.0013, so 0.006 is more than 4.5 of them.
+    for statistics in measured.values():
+        for name, value in statistics.items():
+            assert abs(value - expected[name]) < 0.006, (name, value)

@@ -1,0 +1,228 @@
+"""Profile: where a ZoneoutLSTM epoch spends its time beyond Keras's LSTM.
+
+Times one training epoch of the classifier of `bench_recurrent.py` built
+five ways, interleaved in one process, and prints each one's ratio to
+Keras's `LSTM`, by wall time and by this process's CPU time (less sensitive
+to other jobs on a shared machine, which only add wall time):
+
+- `keras LSTM`: the baseline;
+- `+ mask draw only`: Keras's `LSTM` plus the random numbers a
+  `ZoneoutLSTM` draws for a batch (uniform noise of shape `(batch,
+  timesteps, 2 * units)`, compared with the rate), drawn and consumed but
+  not used in the loop: the cost of the random numbers;
+- `ZoneoutLSTM, fixed masks`: a `ZoneoutLSTM` whose keep masks come from a
+  constant pattern instead of random numbers: the cost of feeding the masks
+  to the loop and of the two selections per step, with their gradients;
+- `ZoneoutLSTM`: both;
+- `ZoneoutLSTM, masks in features`: the design this one replaced, with the
+  masks appended to the input features as floats and split off again and
+  compared with 0.5 at every step.
+
+    python benchmarks/profile_zoneout.py
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_recurrent import build_model  # noqa: I001
+
+import keras
+import numpy as np
+from keras import ops
+
+import kerasdrop
+from kerasdrop.rnn._wrapped_cell_rnn import ZoneoutRNN
+
+PLAIN = "keras LSTM"
+
+
+class MaskDrawOnly(keras.layers.Layer):
+    """Draws a ZoneoutLSTM's keep masks and adds 0 times their count."""
+
+    def __init__(self, units, rate, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.rate = rate
+        self.seed_generator = keras.random.SeedGenerator(0)
+
+    def call(self, inputs, training=False):
+        sequences, outputs = inputs
+        if not training:
+            return outputs
+        batch_size, timesteps = ops.shape(sequences)[:2]
+        noise = keras.random.uniform(
+            (batch_size, timesteps, 2 * self.units), seed=self.seed_generator
+        )
+        kept = ops.sum(ops.cast(ops.less(noise, self.rate), outputs.dtype))
+        return outputs + 0.0 * kept
+
+
+def draw_only_model(units, rate, timesteps, features):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((timesteps, features))
+    hidden = keras.layers.LSTM(units)(inputs)
+    hidden = MaskDrawOnly(units, rate)([inputs, hidden])
+    model = keras.Model(inputs, keras.layers.Dense(10)(hidden))
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def fixed_masks_layer(units, rate, timesteps):
+    """A ZoneoutLSTM whose masks repeat one pattern over the batch."""
+    layer = kerasdrop.ZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
+    pattern = np.random.default_rng(0).random((timesteps, units)) < rate
+
+    def draw_step_masks(sequences):
+        shape = (ops.shape(sequences)[0], timesteps, units)
+        keep = ops.broadcast_to(ops.convert_to_tensor(pattern), shape)
+        return [keep, keep]
+
+    layer.cell._draw_step_masks = draw_step_masks
+    return layer
+
+
+class _SplittingCell(kerasdrop.ZoneoutCell):
+    """Splits keep masks off the end of its inputs while `features` is set."""
+
+    features = None
+
+    def call(self, inputs, states, training=False):
+        if self.features is None:
+            return super().call(inputs, states, training=training)
+        keep, start = [], self.features
+        for size in self.state_sizes:
+            keep.append(ops.greater(inputs[..., start : start + size], 0.5))
+            start += size
+        return self._zoned_step(
+            inputs[..., : self.features], states, keep, training=training
+        )
+
+
+class MasksInFeaturesLSTM(ZoneoutRNN):
+    """The previous design: keep masks appended to the input features."""
+
+    def __init__(self, units, rate, **kwargs):
+        super().__init__(
+            _SplittingCell,
+            keras.layers.LSTMCell,
+            units,
+            {"cell_rate": rate, "hidden_rate": rate},
+            **kwargs,
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not training:
+            return super().inner_loop(
+                sequences, initial_state, mask, training=training
+            )
+        keep = self.cell._draw_step_masks(sequences)
+        keep = [ops.cast(k, sequences.dtype) for k in keep]
+        self.cell.features = sequences.shape[-1]
+        try:
+            return keras.layers.RNN.inner_loop(
+                self,
+                ops.concatenate([sequences, *keep], axis=-1),
+                initial_state,
+                mask,
+                training=training,
+            )
+        finally:
+            self.cell.features = None
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--timesteps", type=int, default=50)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--rate", type=float, default=0.25)
+    parser.add_argument("--rounds", type=int, default=20)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.rows, args.timesteps, args.features))
+    x = x.astype("float32")
+    y = rng.integers(0, 10, args.rows)
+    units, rate, steps = args.units, args.rate, args.timesteps
+
+    def with_head(layer):
+        return build_model(layer, args.timesteps, args.features, seed=0)
+
+    models = {
+        PLAIN: with_head(keras.layers.LSTM(units)),
+        "+ mask draw only": draw_only_model(
+            units, rate, args.timesteps, args.features
+        ),
+        "ZoneoutLSTM, fixed masks": with_head(
+            fixed_masks_layer(units, rate, steps)
+        ),
+        "ZoneoutLSTM": with_head(
+            kerasdrop.ZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
+        ),
+        "ZoneoutLSTM, masks in features": with_head(
+            MasksInFeaturesLSTM(units, rate)
+        ),
+    }
+    wall = {name: [] for name in models}
+    cpu = {name: [] for name in models}
+    for round_index in range(args.rounds + 1):
+        for name, model in models.items():
+            start_wall, start_cpu = time.perf_counter(), cpu_seconds()
+            model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
+            if round_index:  # The first round traces; not timed.
+                wall[name].append(time.perf_counter() - start_wall)
+                cpu[name].append(cpu_seconds() - start_cpu)
+
+    print(
+        f"One epoch = {-(-args.rows // args.batch_size)} steps of batch "
+        f"{args.batch_size}, sequences {args.timesteps}x{args.features}, "
+        f"{units} units, rates {rate}, {args.rounds} interleaved rounds, "
+        f"backend {keras.backend.backend()}, {os.cpu_count()} CPU cores, "
+        f"load average {os.getloadavg()[0]:.1f} at the end."
+    )
+    header = (
+        f"{'variant':34s} {'wall s':>7s} {'ratio':>6s} {'paired':>6s} "
+        f"{'fastest':>7s} {'cpu s':>7s} {'ratio':>6s} {'paired':>6s}"
+    )
+    print(f"\nEpoch time, ratio to {PLAIN}\n{header}\n{'-' * len(header)}")
+    rows = {}
+    for name in models:
+        row = {}
+        for kind, times in (("wall", wall), ("cpu", cpu)):
+            base = times[PLAIN]
+            row[kind] = (
+                statistics.median(times[name]),
+                statistics.median(times[name]) / statistics.median(base),
+                statistics.median(v / b for v, b in zip(times[name], base)),
+                min(times[name]) / min(base),
+            )
+        rows[name] = row
+        print(
+            f"{name:34s} {row['wall'][0]:7.4f} {row['wall'][1]:6.3f} "
+            f"{row['wall'][2]:6.3f} {row['wall'][3]:7.3f} "
+            f"{row['cpu'][0]:7.4f} {row['cpu'][1]:6.3f} {row['cpu'][2]:6.3f}"
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    main()
