@@ -3,6 +3,7 @@
 import collections
 import inspect
 import math
+import warnings
 
 import keras
 from keras import ops
@@ -13,6 +14,7 @@ from kerasdrop.layers.rates import assign_rate
 from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import read_rate
 from kerasdrop.layers.rates import selects
+from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
 
 _UNITS = ("epoch", "batch")
 
@@ -279,8 +281,22 @@ class DropoutScheduler(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._targets = self._resolve()
+        self._warn_about_fixed_dropout()
         self._printed = {}
         _train_step.bind(self.model, self, self._step_targets())
+
+    def _warn_about_fixed_dropout(self):
+        fixed = find_unschedulable_dropout(self.model)
+        if fixed:
+            warnings.warn(
+                f"DropoutScheduler cannot change the dropout of "
+                f"{len(fixed)} layer(s) of the model '{self.model.name}', "
+                "which keep their fixed rates: "
+                f"{', '.join(str(item) for item in fixed)}. Convert them "
+                "to schedulable rates with `kerasdrop.make_schedulable("
+                "model)`.",
+                stacklevel=2,
+            )
 
     def _step_targets(self):
         return [

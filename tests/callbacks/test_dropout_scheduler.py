@@ -1,4 +1,5 @@
 import csv
+import warnings
 
 import keras
 import numpy as np
@@ -493,3 +494,21 @@ def test_find_rates_lists_each_variable_once_under_outer_name():
     found = kerasdrop.callbacks.dropout_scheduler.find_rates(model)
     assert list(found) == ["inner"]
     assert found["inner"]["rate"] is inner.layers[0].dropout_rates["rate"]
+
+
+def test_warns_naming_keras_dropout_it_cannot_drive():
+    model = small_model(keras.layers.Dropout(0.5, name="keras_dropout"))
+    with pytest.warns(UserWarning, match="make_schedulable") as record:
+        history = fit(model, [DropoutScheduler(0.1)], 1)
+    message = str(record[0].message)
+    assert "keras_dropout (Dropout, rate=0.5)" in message
+    assert "drop_a" not in message
+    # The Keras layer kept its rate; the kerasdrop ones were driven.
+    assert model.get_layer("keras_dropout").rate == 0.5
+    assert history.history["drop_a/rate"] == pytest.approx([0.1])
+
+
+def test_no_warning_when_every_dropout_is_schedulable():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(small_model(), [DropoutScheduler(0.1)], 1)
