@@ -217,17 +217,15 @@ def built_rates(model):
     }
 
 
-def schedule_for(variant, rates, cutoff):
-    """One schedule per layer, so each keeps its own rate (the rates of
-    EfficientNet's blocks rise with depth)."""
+def schedule_for(variant, cutoff):
+    """A factor of each layer's own rate (`relative=True`), so every layer
+    keeps its proportion (the rates of EfficientNet's blocks rise with
+    depth)."""
     if variant == "fixed":
-        return {name: schedules.Constant(rate) for name, rate in rates.items()}
+        return schedules.Constant(1.0)
     if variant == "early":
-        return {
-            name: schedules.EarlyDropout(rate, cutoff=cutoff)
-            for name, rate in rates.items()
-        }
-    return {name: schedules.Constant(0.0) for name in rates}
+        return schedules.EarlyDropout(1.0, cutoff=cutoff)
+    return schedules.Constant(0.0)
 
 
 def run(args, variant, seed, data):
@@ -240,7 +238,7 @@ def run(args, variant, seed, data):
         metrics=["accuracy"],
     )
     scheduler = kerasdrop.callbacks.DropoutScheduler(
-        schedule_for(variant, rates, args.cutoff), unit="epoch"
+        schedule_for(variant, args.cutoff), unit="epoch", relative=True
     )
     start = time.perf_counter()
     history = model.fit(
