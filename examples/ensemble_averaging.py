@@ -249,22 +249,11 @@ def exactness_check(args, data):
             epochs=args.exact_epochs,
             verbose=0,
         )
-        exact = kerasdrop.analysis.exact_average(model, z_test, "dropout")
-        inference = exact["inference"]
-        results[name] = {
-            "num_masks": exact["num_masks"],
-            "max_abs_geometric_minus_inference": float(
-                np.max(np.abs(exact["geometric"] - inference))
-            ),
-            "max_abs_arithmetic_minus_inference": float(
-                np.max(np.abs(exact["arithmetic"] - inference))
-            ),
-            "error_inference": test_error(inference, y_test),
-            "error_geometric": test_error(exact["geometric"], y_test),
-            "error_arithmetic": test_error(exact["arithmetic"], y_test),
-        }
+        results[name] = example_utils.exact_average_summary(
+            model, z_test, y_test
+        )
         print(
-            f"  {name}: {exact['num_masks']} masks; max |geometric - "
+            f"  {name}: {results[name]['num_masks']} masks; max |geometric - "
             "inference| = "
             f"{results[name]['max_abs_geometric_minus_inference']:.2e}, "
             "max |arithmetic - inference| = "

@@ -254,6 +254,29 @@ def monte_carlo_errors(model, x, y, sample_counts, repeats, seed):
 # ---------------------------------------------------------------------------
 
 
+def exact_average_summary(model, x, y, layer="dropout"):
+    """The exact average over all `2^n` masks of `layer`, against inference.
+
+    Returns the number of masks, the largest differences of the geometric
+    and arithmetic averages from the ordinary inference pass (weight
+    scaling), and the test error of each.
+    """
+    exact = kerasdrop.analysis.exact_average(model, x, layer)
+    inference = exact["inference"]
+    return {
+        "num_masks": exact["num_masks"],
+        "max_abs_geometric_minus_inference": float(
+            np.max(np.abs(exact["geometric"] - inference))
+        ),
+        "max_abs_arithmetic_minus_inference": float(
+            np.max(np.abs(exact["arithmetic"] - inference))
+        ),
+        "error_inference": test_error(inference, y),
+        "error_geometric": test_error(exact["geometric"], y),
+        "error_arithmetic": test_error(exact["arithmetic"], y),
+    }
+
+
 def branch_layers(model, variant):
     """The layers of the branch `variant`: named `variant` or `variant_*`."""
     return [

@@ -458,24 +458,9 @@ def exactness_check(args, train, test):
             epochs=args.exact_epochs,
             verbose=0,
         )
-        exact = kerasdrop.analysis.exact_average(model, x_test, "dropout")
-        inference = exact["inference"]
-        results[name] = {
-            "num_masks": exact["num_masks"],
-            "max_abs_geometric_minus_inference": float(
-                np.max(np.abs(exact["geometric"] - inference))
-            ),
-            "max_abs_arithmetic_minus_inference": float(
-                np.max(np.abs(exact["arithmetic"] - inference))
-            ),
-            "error_inference": example_utils.test_error(inference, y_test),
-            "error_geometric": example_utils.test_error(
-                exact["geometric"], y_test
-            ),
-            "error_arithmetic": example_utils.test_error(
-                exact["arithmetic"], y_test
-            ),
-        }
+        results[name] = example_utils.exact_average_summary(
+            model, x_test, y_test
+        )
         row = results[name]
         print(
             f"  {name}: {row['num_masks']} masks; max |geometric - "
