@@ -1,14 +1,46 @@
 """pytest set-up shared by the test suite and the docstring examples."""
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# On JAX, Keras compiles every `fit`, `evaluate` and `predict` with XLA, and
+# the tests' models are so small that compiling them costs far more than
+# running them. XLA's heavier optimizations are off for the test run (set
+# JAX_DISABLE_MOST_OPTIMIZATIONS=0 to test the optimized programs instead).
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import kerasdrop  # noqa: E402
+
+
+def _cache_jax_compilations():
+    """Reuses the XLA programs of identical computations across tests.
+
+    Many tests build the same small model, so their train, test and predict
+    steps compile to the same program. Each test process keeps its compiled
+    programs in a folder of its own (no two processes write one folder) that
+    is removed when the process ends, so no run reuses another's programs.
+    """
+    if keras.backend.backend() != "jax" or os.environ.get(
+        "JAX_COMPILATION_CACHE_DIR"
+    ):
+        return
+    import atexit
+
+    import jax
+
+    folder = tempfile.mkdtemp(prefix="kerasdrop-xla-cache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+_cache_jax_compilations()
 
 
 @pytest.fixture(autouse=True)
