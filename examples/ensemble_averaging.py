@@ -333,23 +333,10 @@ def format_tables(results):
         f"{paired} | {comparison['verdict']} |",
         "",
     ]
-    mc = results["monte_carlo"]
-    lines += [
+    lines += example_utils.monte_carlo_table(
         "Monte-Carlo averaging vs weight scaling (test error)",
-        "",
-        "| samples | MC mean ± std | MC geometric | weight scaling |",
-        "|---:|---:|---:|---:|",
-    ]
-    for count, mean, std, geometric in zip(
-        mc["sample_counts"],
-        mc["mc_error_mean"],
-        mc["mc_error_std"],
-        mc["mc_geometric_error_mean"],
-    ):
-        lines.append(
-            f"| {count} | {mean:.4f} ± {std:.4f} | {geometric:.4f} | "
-            f"{mc['weight_scaling_error']:.4f} |"
-        )
+        results["monte_carlo"],
+    )
     lines += [
         "",
         "Exact averaging over all masks of one dropout layer",

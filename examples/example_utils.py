@@ -254,6 +254,27 @@ def monte_carlo_errors(model, x, y, sample_counts, repeats, seed):
 # ---------------------------------------------------------------------------
 
 
+def monte_carlo_table(title, curve):
+    """Markdown lines: a `monte_carlo_errors` curve against weight scaling."""
+    lines = [
+        title,
+        "",
+        "| samples | MC mean ± std | MC geometric | weight scaling |",
+        "|---:|---:|---:|---:|",
+    ]
+    for count, mean, std, geometric in zip(
+        curve["sample_counts"],
+        curve["mc_error_mean"],
+        curve["mc_error_std"],
+        curve["mc_geometric_error_mean"],
+    ):
+        lines.append(
+            f"| {count} | {mean:.4f} ± {std:.4f} | {geometric:.4f} | "
+            f"{curve['weight_scaling_error']:.4f} |"
+        )
+    return lines
+
+
 def exact_average_summary(model, x, y, layer="dropout"):
     """The exact average over all `2^n` masks of `layer`, against inference.
 

@@ -579,25 +579,11 @@ def format_tables(args, results):
         ]
         lines.append(f"| {measure} | {cells[0]} | {cells[1]} |")
 
-    mc = results["ensemble"]["monte_carlo"]
-    lines += [
-        "",
+    lines += [""] + example_utils.monte_carlo_table(
         "Monte-Carlo averaging vs weight scaling (fixed dropout, seed 0, "
         "test error)",
-        "",
-        "| samples | MC mean ± std | MC geometric | weight scaling |",
-        "|---:|---:|---:|---:|",
-    ]
-    for count, mean, std, geometric in zip(
-        mc["sample_counts"],
-        mc["mc_error_mean"],
-        mc["mc_error_std"],
-        mc["mc_geometric_error_mean"],
-    ):
-        lines.append(
-            f"| {count} | {mean:.4f} ± {std:.4f} | {geometric:.4f} | "
-            f"{mc['weight_scaling_error']:.4f} |"
-        )
+        results["ensemble"]["monte_carlo"],
+    )
     lines += [
         "",
         "Exact average over all masks of one dropout layer",
