@@ -203,11 +203,7 @@ class DropoutScheduler(keras.callbacks.Callback):
             # restores the rates there): the rates the model was built with.
             for holder in rate_holders(model):
                 for variable in holder.rates.values():
-                    if id(variable) not in self._bases:
-                        self._bases[id(variable)] = (
-                            variable,
-                            read_rate(variable),
-                        )
+                    self._base(variable)
 
     def _resolve(self):
         holders = rate_holders(self.model)
