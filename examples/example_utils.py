@@ -129,6 +129,18 @@ def save_results(args, results, table, figures, started, private=()):
     return elapsed
 
 
+def parse_paired_args(parser, argv, quick):
+    """Parses `argv`; `--quick` sets the `quick` defaults, which explicit
+    flags still override; at least two seeds, for paired differences."""
+    args = parser.parse_args(argv)
+    if args.quick:  # Parsed again, so explicit flags override `quick`.
+        parser.set_defaults(**quick)
+        args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("paired differences need --seeds 2 or more")
+    return args
+
+
 def load_mnist1d(num_samples=5000):
     """MNIST-1D, generated here: `mnist1d.data.make_dataset`, no download.
 

@@ -159,12 +159,7 @@ def parse_args(argv=None):
         action="store_true",
         help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
     )
-    args = parser.parse_args(argv)
-    if args.quick:  # Parsed again, so explicit flags override QUICK.
-        parser.set_defaults(**QUICK)
-        args = parser.parse_args(argv)
-    if args.seeds < 2:
-        parser.error("paired differences need --seeds 2 or more")
+    args = example_utils.parse_paired_args(parser, argv, QUICK)
     args.sample_counts = sorted(
         {int(count) for count in args.sample_counts.split(",")}
     )

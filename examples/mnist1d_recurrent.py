@@ -119,12 +119,7 @@ def parse_args(argv=None):
         action="store_true",
         help=f"also copy the figure into {example_utils.DOCS_IMAGES_DIR}",
     )
-    args = parser.parse_args(argv)
-    if args.quick:  # Parsed again, so explicit flags override QUICK.
-        parser.set_defaults(**QUICK)
-        args = parser.parse_args(argv)
-    if args.seeds < 2:
-        parser.error("paired differences need --seeds 2 or more")
+    args = example_utils.parse_paired_args(parser, argv, QUICK)
     args.cells = [cell.strip() for cell in args.cells.split(",")]
     if not args.cells or set(args.cells) - set(CELLS):
         parser.error(f"--cells: choose from {CELLS}")
