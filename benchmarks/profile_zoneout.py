@@ -7,16 +7,16 @@ to other jobs on a shared machine, which only add wall time):
 
 - `keras LSTM`: the baseline;
 - `+ mask draw only`: Keras's `LSTM` plus the random numbers a
-  `ZoneoutLSTM` draws for a batch (uniform noise of shape `(batch,
-  timesteps, 2 * units)`, compared with the rate), drawn and consumed but
-  not used in the loop: the cost of the random numbers;
+  `ZoneoutLSTM` draws for a batch (one 32-bit word per unit and step, split
+  into the 16-bit integers of `h` and `c` and compared with the rates),
+  drawn and consumed but not used in the loop: the cost of the random
+  numbers;
+- `+ float mask draw only`: the same with the draw this one replaced, one
+  float32 uniform per unit of `h` and of `c` (twice the random words);
 - `ZoneoutLSTM, fixed masks`: a `ZoneoutLSTM` whose keep masks come from a
   constant pattern instead of random numbers: the cost of feeding the masks
   to the loop and of the two selections per step, with their gradients;
-- `ZoneoutLSTM`: both;
-- `ZoneoutLSTM, masks in features`: the design this one replaced, with the
-  masks appended to the input features as floats and split off again and
-  compared with 0.5 at every step.
+- `ZoneoutLSTM`: both.
 
     python benchmarks/profile_zoneout.py
 """
@@ -37,7 +37,8 @@ import numpy as np
 from keras import ops
 
 import kerasdrop
-from kerasdrop.rnn._wrapped_cell_rnn import ZoneoutRNN
+from kerasdrop import _compat
+from kerasdrop.rnn.zoneout_cell import keep_threshold
 
 PLAIN = "keras LSTM"
 
@@ -45,10 +46,11 @@ PLAIN = "keras LSTM"
 class MaskDrawOnly(keras.layers.Layer):
     """Draws a ZoneoutLSTM's keep masks and adds 0 times their count."""
 
-    def __init__(self, units, rate, **kwargs):
+    def __init__(self, units, rate, float_draw=False, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.rate = rate
+        self.float_draw = float_draw
         self.seed_generator = keras.random.SeedGenerator(0)
 
     def call(self, inputs, training=False):
@@ -56,18 +58,27 @@ class MaskDrawOnly(keras.layers.Layer):
         if not training:
             return outputs
         batch_size, timesteps = ops.shape(sequences)[:2]
-        noise = keras.random.uniform(
-            (batch_size, timesteps, 2 * self.units), seed=self.seed_generator
-        )
-        kept = ops.sum(ops.cast(ops.less(noise, self.rate), outputs.dtype))
+        if self.float_draw:
+            noise = keras.random.uniform(
+                (timesteps, batch_size, 2 * self.units),
+                seed=self.seed_generator,
+            )
+            keep = [ops.less(noise, self.rate)]
+        else:
+            halves = _compat.random_uint16_pairs(
+                (timesteps, batch_size, self.units), self.seed_generator
+            )
+            threshold = keep_threshold(self.rate)
+            keep = [ops.less(half, threshold) for half in halves]
+        kept = sum(ops.sum(ops.cast(k, outputs.dtype)) for k in keep)
         return outputs + 0.0 * kept
 
 
-def draw_only_model(units, rate, timesteps, features):
+def draw_only_model(units, rate, timesteps, features, float_draw=False):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((timesteps, features))
     hidden = keras.layers.LSTM(units)(inputs)
-    hidden = MaskDrawOnly(units, rate)([inputs, hidden])
+    hidden = MaskDrawOnly(units, rate, float_draw)([inputs, hidden])
     model = keras.Model(inputs, keras.layers.Dense(10)(hidden))
     model.compile(
         optimizer="adam",
@@ -79,64 +90,15 @@ def draw_only_model(units, rate, timesteps, features):
 def fixed_masks_layer(units, rate, timesteps):
     """A ZoneoutLSTM whose masks repeat one pattern over the batch."""
     layer = kerasdrop.ZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
-    pattern = np.random.default_rng(0).random((timesteps, units)) < rate
+    pattern = np.random.default_rng(0).random((timesteps, 1, units)) < rate
 
-    def draw_step_masks(sequences):
-        shape = (ops.shape(sequences)[0], timesteps, units)
+    def draw_step_masks(batch_size, timesteps):
+        shape = (timesteps, batch_size, units)
         keep = ops.broadcast_to(ops.convert_to_tensor(pattern), shape)
         return [keep, keep]
 
     layer.cell._draw_step_masks = draw_step_masks
     return layer
-
-
-class _SplittingCell(kerasdrop.ZoneoutCell):
-    """Splits keep masks off the end of its inputs while `features` is set."""
-
-    features = None
-
-    def call(self, inputs, states, training=False):
-        if self.features is None:
-            return super().call(inputs, states, training=training)
-        keep, start = [], self.features
-        for size in self.state_sizes:
-            keep.append(ops.greater(inputs[..., start : start + size], 0.5))
-            start += size
-        return self._zoned_step(
-            inputs[..., : self.features], states, keep, training=training
-        )
-
-
-class MasksInFeaturesLSTM(ZoneoutRNN):
-    """The previous design: keep masks appended to the input features."""
-
-    def __init__(self, units, rate, **kwargs):
-        super().__init__(
-            _SplittingCell,
-            keras.layers.LSTMCell,
-            units,
-            {"cell_rate": rate, "hidden_rate": rate},
-            **kwargs,
-        )
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not training:
-            return super().inner_loop(
-                sequences, initial_state, mask, training=training
-            )
-        keep = self.cell._draw_step_masks(sequences)
-        keep = [ops.cast(k, sequences.dtype) for k in keep]
-        self.cell.features = sequences.shape[-1]
-        try:
-            return keras.layers.RNN.inner_loop(
-                self,
-                ops.concatenate([sequences, *keep], axis=-1),
-                initial_state,
-                mask,
-                training=training,
-            )
-        finally:
-            self.cell.features = None
 
 
 def cpu_seconds():
@@ -172,14 +134,14 @@ def main(argv=None):
         "+ mask draw only": draw_only_model(
             units, rate, args.timesteps, args.features
         ),
+        "+ float mask draw only": draw_only_model(
+            units, rate, args.timesteps, args.features, float_draw=True
+        ),
         "ZoneoutLSTM, fixed masks": with_head(
             fixed_masks_layer(units, rate, steps)
         ),
         "ZoneoutLSTM": with_head(
             kerasdrop.ZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
-        ),
-        "ZoneoutLSTM, masks in features": with_head(
-            MasksInFeaturesLSTM(units, rate)
         ),
     }
     wall = {name: [] for name in models}

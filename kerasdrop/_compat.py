@@ -241,3 +241,59 @@ def rnn_loop(step_function, inputs, initial_states, **kwargs):
     from keras.src import backend
 
     return backend.rnn(step_function, inputs, initial_states, **kwargs)
+
+
+def draws_16_bit_pairs():
+    """Whether `random_uint16_pairs` halves the random words drawn.
+
+    On JAX, where the comparisons that turn the words into masks fuse with
+    the draw. TensorFlow runs each bitwise operation as a kernel of its own,
+    which costs what the saved words save, so it draws floats.
+    """
+    import keras
+
+    return keras.backend.backend() == "jax"
+
+
+def random_uint16_pairs(shape, seed_generator):
+    """Two tensors of independent uniform integers in `[0, 2**16)`.
+
+    Both have `shape` and dtype int32. On JAX they are the low and high
+    halves of one draw of 32-bit random words (`jax.random.bits`): half the
+    words of two draws, where `keras.random` spends a 32-bit word on every
+    number. Elsewhere they are two `keras.random.randint` draws, with the
+    same distribution. Each call advances `seed_generator` as a
+    `keras.random` function does.
+    """
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        words = jax.random.bits(seed_generator.next(), shape, jnp.uint32)
+        low = (words & 0xFFFF).astype(jnp.int32)
+        return low, (words >> 16).astype(jnp.int32)
+    return tuple(
+        keras.random.randint(
+            shape, 0, 2**16, dtype="int32", seed=seed_generator
+        )
+        for _ in range(2)
+    )
+
+
+def select(condition, x, y):
+    """`keras.ops.where(condition, x, y)` for tensors of one shape.
+
+    On TensorFlow, `ops.where` runs `SelectV2`, whose broadcasting kernel
+    and gradient cost about twice the same-shape `Select` on small tensors
+    on a CPU; a zoneout step runs two of them, and their gradients, per
+    state and time step. Elsewhere, `ops.where`.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.raw_ops.Select(condition=condition, x=x, y=y)
+    return keras.ops.where(condition, x, y)

@@ -262,3 +262,52 @@ def test_rnn_loop_feeds_nested_inputs_step_by_step(go_backwards):
     )
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(last), total)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(states[0]), total)
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_random_uint16_pairs_are_independent_uniform_16_bit_integers(
+    fallback, monkeypatch
+):
+    if fallback:
+        # The path of backends without a 32-bit word draw (PyTorch).
+        monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    seed_generator = keras.random.SeedGenerator(7)
+    halves = _compat.random_uint16_pairs((512, 256), seed_generator)
+    assert [keras.backend.standardize_dtype(h.dtype) for h in halves] == [
+        "int32",
+        "int32",
+    ]
+    low, high = (
+        keras.ops.convert_to_numpy(half).astype("int64") for half in halves
+    )
+    assert low.shape == high.shape == (512, 256)
+    for half in (low, high):
+        assert half.min() >= 0 and half.max() < 2**16
+        # Uniform on [0, 2**16): 131072 draws, the mean's standard
+        # deviation is 52, the fraction of a bit set 0.0014.
+        assert abs(half.mean() - (2**16 - 1) / 2) < 300
+        for bit in (0, 7, 15):
+            assert abs(np.mean((half >> bit) & 1) - 0.5) < 0.007
+    assert abs(np.corrcoef(low.ravel(), high.ravel())[0, 1]) < 0.012
+    # The generator advances: a second call draws new numbers.
+    again = _compat.random_uint16_pairs((512, 256), seed_generator)
+    assert not np.array_equal(keras.ops.convert_to_numpy(again[0]), low)
+
+
+def test_select_is_where_with_its_gradients():
+    rng = np.random.default_rng(0)
+    condition = rng.random((8, 5)) < 0.5
+    x, y = (rng.standard_normal((8, 5)).astype("float32") for _ in range(2))
+    selected = _compat.select(condition, x, y)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(selected), np.where(condition, x, y)
+    )
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        x, y = tf.Variable(x), tf.Variable(y)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(_compat.select(condition, x, y) * 3.0)
+        grad_x, grad_y = tape.gradient(loss, [x, y])
+        np.testing.assert_array_equal(grad_x, np.where(condition, 3.0, 0.0))
+        np.testing.assert_array_equal(grad_y, np.where(condition, 0.0, 3.0))

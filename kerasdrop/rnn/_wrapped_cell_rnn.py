@@ -142,7 +142,8 @@ class ZoneoutRNN(WrappedCellRNN):
     each step, the way the loop feeds the inputs. The loop itself draws
     nothing, which JAX's `lax.scan` requires (it cannot draw a new mask at
     each step) and which keeps random-number generation out of the
-    sequential part of the step.
+    sequential part of the step. The masks are drawn time-major, the
+    layout the loop runs in, so they are never transposed.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -150,7 +151,8 @@ class ZoneoutRNN(WrappedCellRNN):
             return super().inner_loop(
                 sequences, initial_state, mask, training=training
             )
-        keep = self.cell._draw_step_masks(sequences)
+        batch_size, timesteps = ops.shape(sequences)[:2]
+        keep = self.cell._draw_step_masks(batch_size, timesteps)
 
         def step(inputs, states):
             step_inputs, step_keep = inputs
@@ -163,14 +165,25 @@ class ZoneoutRNN(WrappedCellRNN):
             )
             return output, as_list(new_states)
 
-        return _compat.rnn_loop(
+        if mask is not None:
+            mask = _swap_batch_and_time(mask)
+        last_output, outputs, states = _compat.rnn_loop(
             step,
-            (sequences, keep),
+            (_swap_batch_and_time(sequences), keep),
             initial_state,
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
             input_length=sequences.shape[1],
+            time_major=True,
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+        return last_output, _swap_batch_and_time(outputs), states
+
+
+def _swap_batch_and_time(tensor):
+    """`(batch, timesteps, ...)` <-> `(timesteps, batch, ...)`."""
+    axes = list(range(len(tensor.shape)))
+    axes[0], axes[1] = 1, 0
+    return ops.transpose(tensor, axes)

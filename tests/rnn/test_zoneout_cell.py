@@ -4,6 +4,7 @@ import pytest
 from keras import ops
 
 import kerasdrop
+from kerasdrop import _compat
 from tests.layer_testing import check_config_round_trip
 from tests.layer_testing import make_inputs
 
@@ -306,10 +307,13 @@ def _gru_step(weights, x_t, h):
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
-    # The layer's first training call draws uniform noise of shape
-    # (batch, timesteps, sum of state sizes) once; unit j of state s keeps
-    # its previous value at input step t iff noise[:, t, offset_s + j] is
-    # below the state's rate. Replayed here with a fresh seed generator.
+    # The layer's first training call draws the uniforms of all steps once,
+    # time-major: on JAX, 32-bit words of shape (timesteps, batch, half the
+    # sum of state sizes) whose low and high 16 bits, side by side, are one
+    # integer per unit of each state; elsewhere one float32 per unit, one
+    # draw per state. Unit j of state s keeps its previous value at input step
+    # t iff its uniform is below round(rate * 2**16) (integers) or that
+    # over 2**16 (floats). Replayed here with a fresh seed generator.
     units, seed = 4, 9
     options = dict(
         seed=seed,
@@ -326,11 +330,24 @@ def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
         layer = kerasdrop.ZoneoutGRU(units, rate=0.4, **options)
         rates, step, states = [0.4], _gru_step, [H0]
     layer.build(X.shape)
-    noise = keras.random.uniform(
-        (3, 7, units * len(rates)), seed=keras.random.SeedGenerator(seed)
-    )
-    thresholds = np.repeat(np.float32(rates), units)
-    keep = np.split(_numpy(noise) < thresholds, len(rates), axis=-1)
+    seed_generator = keras.random.SeedGenerator(seed)
+    thresholds = np.repeat(np.round(np.float32(rates) * 2**16), units)
+    if _compat.draws_16_bit_pairs():
+        halves = _compat.random_uint16_pairs(
+            (7, 3, -(-units * len(rates) // 2)), seed_generator
+        )
+        uniforms = np.concatenate([_numpy(half) for half in halves], -1)
+        uniforms = uniforms[..., : units * len(rates)]
+    else:  # One draw per state.
+        uniforms = np.concatenate(
+            [
+                _numpy(keras.random.uniform((7, 3, units), seed=seed_generator))
+                for _ in rates
+            ],
+            axis=-1,
+        )
+        thresholds = np.float32(thresholds / 2**16)
+    keep = np.split(uniforms.transpose(1, 0, 2) < thresholds, len(rates), -1)
     outputs, *final_states = layer(X, initial_state=states, training=True)
 
     weights, expected = layer.get_weights(), []
@@ -375,8 +392,9 @@ def test_masks_drawn_before_the_loop_have_the_per_step_statistics():
     layer = kerasdrop.ZoneoutLSTM(
         shape[-1], cell_rate=cell_rate, hidden_rate=hidden_rate, seed=3
     )
-    drawn = layer.cell._draw_step_masks(ops.zeros(shape[:2] + (5,)))
-    measured = {"before the loop": _mask_statistics(*map(_numpy, drawn))}
+    drawn = layer.cell._draw_step_masks(*shape[:2])
+    drawn = [_numpy(keep).transpose(1, 0, 2) for keep in drawn]
+    measured = {"before the loop": _mask_statistics(*drawn)}
     if keras.backend.backend() != "jax":
         # A bare cell draws inside the loop, one step at a time.
         cell = kerasdrop.ZoneoutCell(
@@ -397,3 +415,38 @@ def test_masks_drawn_before_the_loop_have_the_per_step_statistics():
     for statistics in measured.values():
         for name, value in statistics.items():
             assert abs(value - expected[name]) < 0.006, (name, value)
+
+
+@pytest.mark.parametrize("units", [64, 7])
+def test_keep_probability_is_the_rate_rounded_to_a_multiple_of_2_to_the_16(
+    units,
+):
+    # 0.4 / 2**16 rounds to 0 and 1 - 0.4 / 2**16 to 1: no unit keeps its
+    # value and every unit does, in over 200000 draws per state. A float
+    # comparison would keep about 1.3 units in the first case.
+    small, large = 0.4 / 2**16, 1 - 0.4 / 2**16
+    shape = (64, 512)  # (batch, timesteps)
+    lstm = kerasdrop.ZoneoutLSTM(
+        units, cell_rate=small, hidden_rate=large, seed=1
+    )
+    keep_h, keep_c = map(_numpy, lstm.cell._draw_step_masks(*shape))
+    assert keep_h.shape == keep_c.shape == shape[::-1] + (units,)
+    assert keep_h.all() and not keep_c.any()
+    # Just above half a level the rate rounds up to one level, 2**-16.
+    gru = kerasdrop.ZoneoutGRU(units, rate=0.6 / 2**16, seed=2)
+    (keep,) = map(_numpy, gru.cell._draw_step_masks(*shape))
+    assert keep.shape == shape[::-1] + (units,)
+    assert 0 < keep.sum() < 6 * keep.size / 2**16
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.5, 0.9])
+def test_gru_masks_of_an_odd_number_of_units_keep_with_the_rate(rate):
+    # A one-state cell of 33 units takes its 33 integers from 17 words; the
+    # last unit (a low half) and the unit after the middle (a high half)
+    # are as random as the others.
+    layer = kerasdrop.ZoneoutGRU(33, rate=rate, seed=5)
+    (keep,) = map(_numpy, layer.cell._draw_step_masks(256, 64))
+    per_unit = keep.mean(axis=(0, 1))
+    # 16384 draws per unit: a fraction's standard deviation is at most
+    # 0.0039, so 0.018 is more than 4.5 of them.
+    assert np.all(np.abs(per_unit - rate) < 0.018), per_unit
