@@ -6,6 +6,7 @@ Reported numbers are medians and ratios to a Keras baseline measured in the
 same run.
 """
 
+import gc
 import json
 import os
 import platform
@@ -18,16 +19,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def time_interleaved(runs, rounds, warmup=1):
     """Times each callable in `runs` (a dict) `rounds` times, interleaved.
 
+    Round r runs the variants in the order of `runs` rotated by r places
+    (A, B, C; then B, C, A; ...), so each variant takes each position
+    equally often: on a shared machine the variant that runs first after
+    another one's work (or after the harness's own) is measurably slower or
+    faster than the others, which a fixed order charges to one variant.
+    Garbage is collected before each timed call, outside its time.
+
     Returns a dict from name to the list of wall times in seconds.
     """
     for _ in range(warmup):
         for run in runs.values():
             run()
-    times = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
+    names = list(runs)
+    times = {name: [] for name in names}
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
             start = time.perf_counter()
-            run()
+            runs[name]()
             times[name].append(time.perf_counter() - start)
     return times
 

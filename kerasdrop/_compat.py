@@ -244,36 +244,43 @@ def rnn_loop(step_function, inputs, initial_states, **kwargs):
 
 
 def draws_16_bit_pairs():
-    """Whether `random_uint16_pairs` halves the random words drawn.
-
-    On JAX, where the comparisons that turn the words into masks fuse with
-    the draw. TensorFlow runs each bitwise operation as a kernel of its own,
-    which costs what the saved words save, so it draws floats.
-    """
+    """Whether `random_uint16_pairs` halves the random words drawn."""
     import keras
 
-    return keras.backend.backend() == "jax"
+    return keras.backend.backend() in ("tensorflow", "jax")
 
 
 def random_uint16_pairs(shape, seed_generator):
     """Two tensors of independent uniform integers in `[0, 2**16)`.
 
-    Both have `shape` and dtype int32. On JAX they are the low and high
-    halves of one draw of 32-bit random words (`jax.random.bits`): half the
-    words of two draws, where `keras.random` spends a 32-bit word on every
-    number. Elsewhere they are two `keras.random.randint` draws, with the
-    same distribution. Each call advances `seed_generator` as a
-    `keras.random` function does.
+    Both have `shape` and an integer dtype. On TensorFlow and JAX they are
+    the low and high halves of one draw of 32-bit random words (uint32):
+    half the words of two draws, where `keras.random` spends a 32-bit word
+    on every number. Elsewhere they are two `keras.random.randint` draws
+    (int32), with the same distribution. Each call advances
+    `seed_generator` as a `keras.random` function does.
     """
     import keras
 
-    if keras.backend.backend() == "jax":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        # Keras's own conversion of a seed state for TF's stateless ops.
+        seed = seed_generator.next()
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
+        words = tf.random.stateless_uniform(
+            shape, seed, minval=None, maxval=None, dtype=tf.uint32
+        )
+        low = tf.bitwise.bitwise_and(words, tf.constant(0xFFFF, tf.uint32))
+        high = tf.bitwise.right_shift(words, tf.constant(16, tf.uint32))
+        return low, high
+    if backend == "jax":
         import jax
         import jax.numpy as jnp
 
         words = jax.random.bits(seed_generator.next(), shape, jnp.uint32)
-        low = (words & 0xFFFF).astype(jnp.int32)
-        return low, (words >> 16).astype(jnp.int32)
+        return words & 0xFFFF, words >> 16
     return tuple(
         keras.random.randint(
             shape, 0, 2**16, dtype="int32", seed=seed_generator

@@ -253,7 +253,7 @@ class ZoneoutCell(CellWrapper):
                 for threshold in thresholds
             ]
         return [
-            ops.less(uniform, threshold)
+            ops.less(uniform, ops.cast(threshold, uniform.dtype))
             for uniform, threshold in zip(uniforms, thresholds)
         ]
 
