@@ -243,22 +243,17 @@ def rnn_loop(step_function, inputs, initial_states, **kwargs):
     return backend.rnn(step_function, inputs, initial_states, **kwargs)
 
 
-def draws_16_bit_pairs():
-    """Whether `random_uint16_pairs` halves the random words drawn."""
-    import keras
-
-    return keras.backend.backend() in ("tensorflow", "jax")
-
-
-def random_uint16_pairs(shape, seed_generator):
+def random_uint16_pairs(shape, seed):
     """Two tensors of independent uniform integers in `[0, 2**16)`.
 
     Both have `shape` and an integer dtype. On TensorFlow and JAX they are
     the low and high halves of one draw of 32-bit random words (uint32):
     half the words of two draws, where `keras.random` spends a 32-bit word
     on every number. Elsewhere they are two `keras.random.randint` draws
-    (int32), with the same distribution. Each call advances
-    `seed_generator` as a `keras.random` function does.
+    (int32), with the same distribution.
+
+    `seed` is a `keras.random.SeedGenerator`, advanced as a `keras.random`
+    function advances it, or on TensorFlow one row of `step_seeds`.
     """
     import keras
 
@@ -266,9 +261,8 @@ def random_uint16_pairs(shape, seed_generator):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        # Keras's own conversion of a seed state for TF's stateless ops.
-        seed = seed_generator.next()
-        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
+        if isinstance(seed, keras.random.SeedGenerator):
+            seed = _tf_seed(seed)
         words = tf.random.stateless_uniform(
             shape, seed, minval=None, maxval=None, dtype=tf.uint32
         )
@@ -279,14 +273,53 @@ def random_uint16_pairs(shape, seed_generator):
         import jax
         import jax.numpy as jnp
 
-        words = jax.random.bits(seed_generator.next(), shape, jnp.uint32)
+        words = jax.random.bits(seed.next(), shape, jnp.uint32)
         return words & 0xFFFF, words >> 16
     return tuple(
-        keras.random.randint(
-            shape, 0, 2**16, dtype="int32", seed=seed_generator
-        )
+        keras.random.randint(shape, 0, 2**16, dtype="int32", seed=seed)
         for _ in range(2)
     )
+
+
+def draws_masks_in_loop():
+    """Whether a layer's time loop should draw each step's masks itself.
+
+    On TensorFlow, a step's draw from a seed of its own (`step_seeds`)
+    does not depend on the recurrent states, so `tf.while_loop` (run with
+    `parallel_iterations=32` by Keras) runs it ahead of the sequential
+    part of the step, on a core that part leaves idle; one draw for the
+    whole sequence before the loop keeps both cores busy while the loop
+    waits for it. JAX's `lax.scan` runs its body in order, where one draw
+    before the loop is cheaper.
+    """
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def step_seeds(count, seed_generator):
+    """`(count, 2)` int32 seeds, one per time step, for `random_uint16_pairs`.
+
+    Drawn from `seed_generator` (advanced once), so that every step of
+    every batch and every layer has a seed of its own (TensorFlow).
+    """
+    import tensorflow as tf
+
+    return tf.random.stateless_uniform(
+        (count, 2),
+        _tf_seed(seed_generator),
+        minval=None,
+        maxval=None,
+        dtype=tf.int32,
+    )
+
+
+def _tf_seed(seed_generator):
+    """The next seed of `seed_generator`, converted as Keras converts it."""
+    import tensorflow as tf
+
+    seed = seed_generator.next()
+    return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
 
 
 def select(condition, x, y):

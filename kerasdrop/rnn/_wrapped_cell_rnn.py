@@ -135,15 +135,16 @@ class WrappedCellRNN(keras.layers.RNN):
 
 
 class ZoneoutRNN(WrappedCellRNN):
-    """Base class of the zoneout layers: masks drawn before the loop.
+    """Base class of the zoneout layers: masks drawn outside the recurrence.
 
-    In training, the keep masks of all time steps are drawn in one call and
+    In training, what the keep masks of each time step are drawn from is
     fed to the time loop next to the input sequences, one step's slice at
-    each step, the way the loop feeds the inputs. The loop itself draws
-    nothing, which JAX's `lax.scan` requires (it cannot draw a new mask at
-    each step) and which keeps random-number generation out of the
-    sequential part of the step. The masks are drawn time-major, the
-    layout the loop runs in, so they are never transposed.
+    each step, the way the loop feeds the inputs: on JAX the masks of all
+    steps, drawn in one call before the loop (`lax.scan` cannot draw a new
+    mask at each step); on TensorFlow one seed per step, from which each
+    step draws its own masks, a draw the loop runs ahead of the recurrent
+    computation (`_compat.draws_masks_in_loop`). The loop runs time-major,
+    the layout the masks are drawn in, so they are never transposed.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -152,16 +153,32 @@ class ZoneoutRNN(WrappedCellRNN):
                 sequences, initial_state, mask, training=training
             )
         batch_size, timesteps = ops.shape(sequences)[:2]
-        keep = self.cell._draw_step_masks(batch_size, timesteps)
+        if _compat.draws_masks_in_loop():
+            seeds = _compat.step_seeds(timesteps, self.cell.seed_generator)
+            per_step = ops.expand_dims(seeds, 1)  # (timesteps, 1, 2)
+
+            def step_keep(step_seed, step_inputs):
+                return self.cell._keep_masks(
+                    ops.shape(step_inputs)[:1], seed=step_seed[0]
+                )
+
+        else:
+            per_step = self.cell._draw_step_masks(batch_size, timesteps)
+
+            def step_keep(keep, step_inputs):
+                return keep
 
         def step(inputs, states):
-            step_inputs, step_keep = inputs
+            step_inputs, step_extra = inputs
             if keras.backend.backend() == "torch" and self.stateful:
                 # As in `keras.layers.RNN`: no in-place change of a state
                 # that autograd still needs.
                 states = keras.tree.map_structure(ops.copy, states)
             output, new_states = self.cell._zoned_step(
-                step_inputs, states, step_keep, training=training
+                step_inputs,
+                states,
+                step_keep(step_extra, step_inputs),
+                training=training,
             )
             return output, as_list(new_states)
 
@@ -169,7 +186,7 @@ class ZoneoutRNN(WrappedCellRNN):
             mask = _swap_batch_and_time(mask)
         last_output, outputs, states = _compat.rnn_loop(
             step,
-            (_swap_batch_and_time(sequences), keep),
+            (_swap_batch_and_time(sequences), per_step),
             initial_state,
             go_backwards=self.go_backwards,
             mask=mask,

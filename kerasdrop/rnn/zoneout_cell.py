@@ -65,8 +65,8 @@ class ZoneoutCell(CellWrapper):
 
     In training, the masks `d` are drawn independently at every time step
     and for every sample. A unit keeps its value with probability the rate
-    rounded to a multiple of 2**-16 (within 7.7e-6), which lets the JAX
-    backend draw two masks from each 32-bit random word. At inference,
+    rounded to a multiple of 2**-16 (within 7.7e-6), which lets two masks
+    come from each 32-bit random word. At inference,
     each state is the expectation `rate * old + (1 - rate) * new`. The
     cell's output is the zoned first state `h_t` (Keras cells output their
     first state), so the sequence a layer returns matches its final state.
@@ -213,48 +213,32 @@ class ZoneoutCell(CellWrapper):
         """
         return self._keep_masks((timesteps, batch_size))
 
-    def _keep_masks(self, leading_shape):
+    def _keep_masks(self, leading_shape, seed=None):
         """One boolean mask `leading_shape + (state size,)` per state.
 
-        A unit keeps its previous value with probability `round(rate *
-        2**16) / 2**16`, the rate to within 7.7e-6, on every backend. On
-        JAX, each 32-bit random word gives two units their 16-bit uniform
-        integers (`_compat.random_uint16_pairs`), half the random words of
-        one float per unit; on a CPU the random numbers are most of what
-        zoneout adds to an LSTM's step. Elsewhere a float32 uniform, a
-        multiple of 2**-23 (2**-24 on PyTorch), is compared with the
-        rounded rate, which gives the same probability exactly.
+        A unit keeps its previous value where a uniform 16-bit integer is
+        below `round(rate * 2**16)`: probability the rate rounded to a
+        multiple of 2**-16 (within 7.7e-6). Each 32-bit random word gives
+        two units their integers (`_compat.random_uint16_pairs`), half the
+        random words of one float per unit; on a CPU the random numbers are
+        most of what zoneout adds to an LSTM's step. `seed` defaults to the
+        cell's seed generator.
         """
         sizes = list(self.state_sizes)
         ends = list(itertools.accumulate(sizes))
-        thresholds = [keep_threshold(rate) for rate in self._rates()]
-        if _compat.draws_16_bit_pairs():
-            half = -(-ends[-1] // 2)
-            low, high = _compat.random_uint16_pairs(
-                tuple(leading_shape) + (half,), self.seed_generator
-            )
-            if sizes == [half, half]:
-                uniforms = [low, high]  # An LSTM: h from the low halves.
-            else:
-                uniforms = ops.concatenate([low, high], axis=-1)
-                uniforms = _split_units(uniforms[..., : ends[-1]], ends)
+        half = -(-ends[-1] // 2)
+        low, high = _compat.random_uint16_pairs(
+            tuple(leading_shape) + (half,),
+            self.seed_generator if seed is None else seed,
+        )
+        if sizes == [half, half]:
+            uniforms = [low, high]  # An LSTM: h from the low halves.
         else:
-            # One draw per state: splitting one draw would copy it again.
-            uniforms = [
-                keras.random.uniform(
-                    tuple(leading_shape) + (size,),
-                    seed=self.seed_generator,
-                    dtype="float32",
-                )
-                for size in sizes
-            ]
-            thresholds = [
-                ops.divide(ops.cast(threshold, "float32"), float(KEEP_LEVELS))
-                for threshold in thresholds
-            ]
+            uniforms = ops.concatenate([low, high], axis=-1)
+            uniforms = _split_units(uniforms[..., : ends[-1]], ends)
         return [
-            ops.less(uniform, ops.cast(threshold, uniform.dtype))
-            for uniform, threshold in zip(uniforms, thresholds)
+            ops.less(uniform, ops.cast(keep_threshold(rate), uniform.dtype))
+            for uniform, rate in zip(uniforms, self._rates())
         ]
 
     def get_config(self):

@@ -307,13 +307,13 @@ def _gru_step(weights, x_t, h):
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
-    # The layer's first training call draws the uniforms of all steps once,
-    # time-major: on JAX, 32-bit words of shape (timesteps, batch, half the
-    # sum of state sizes) whose low and high 16 bits, side by side, are one
-    # integer per unit of each state; elsewhere one float32 per unit, one
-    # draw per state. Unit j of state s keeps its previous value at input step
-    # t iff its uniform is below round(rate * 2**16) (integers) or that
-    # over 2**16 (floats). Replayed here with a fresh seed generator.
+    # Unit j of state s keeps its previous value at input step t iff its
+    # 16-bit uniform integer is below round(rate * 2**16); the integers of
+    # one step are the low and high 16 bits of 32-bit words, side by side.
+    # On TensorFlow each step draws its words of shape (batch, half the sum
+    # of state sizes) from a seed of its own (one draw of all seeds per
+    # call); elsewhere one draw of shape (timesteps, batch, ...) serves all
+    # steps. Replayed here with a fresh seed generator.
     units, seed = 4, 9
     options = dict(
         seed=seed,
@@ -331,23 +331,19 @@ def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
         rates, step, states = [0.4], _gru_step, [H0]
     layer.build(X.shape)
     seed_generator = keras.random.SeedGenerator(seed)
+    half = -(-units * len(rates) // 2)
+    if _compat.draws_masks_in_loop():
+        seeds = _compat.step_seeds(7, seed_generator)
+        halves = [
+            _compat.random_uint16_pairs((3, half), seeds[t]) for t in range(7)
+        ]
+        halves = [np.stack([_numpy(h[i]) for h in halves]) for i in range(2)]
+    else:
+        halves = _compat.random_uint16_pairs((7, 3, half), seed_generator)
+    uniforms = np.concatenate([_numpy(h) for h in halves], axis=-1)
+    uniforms = uniforms[..., : units * len(rates)].transpose(1, 0, 2)
     thresholds = np.repeat(np.round(np.float32(rates) * 2**16), units)
-    if _compat.draws_16_bit_pairs():
-        halves = _compat.random_uint16_pairs(
-            (7, 3, -(-units * len(rates) // 2)), seed_generator
-        )
-        uniforms = np.concatenate([_numpy(half) for half in halves], -1)
-        uniforms = uniforms[..., : units * len(rates)]
-    else:  # One draw per state.
-        uniforms = np.concatenate(
-            [
-                _numpy(keras.random.uniform((7, 3, units), seed=seed_generator))
-                for _ in rates
-            ],
-            axis=-1,
-        )
-        thresholds = np.float32(thresholds / 2**16)
-    keep = np.split(uniforms.transpose(1, 0, 2) < thresholds, len(rates), -1)
+    keep = np.split(uniforms < thresholds, len(rates), axis=-1)
     outputs, *final_states = layer(X, initial_state=states, training=True)
 
     weights, expected = layer.get_weights(), []
@@ -395,6 +391,19 @@ def test_masks_drawn_before_the_loop_have_the_per_step_statistics():
     drawn = layer.cell._draw_step_masks(*shape[:2])
     drawn = [_numpy(keep).transpose(1, 0, 2) for keep in drawn]
     measured = {"before the loop": _mask_statistics(*drawn)}
+    if _compat.draws_masks_in_loop():
+        # The layer's own path on TensorFlow: one seed per step.
+        seeds = _compat.step_seeds(shape[1], layer.cell.seed_generator)
+        steps = [
+            layer.cell._keep_masks(shape[:1], seed=seeds[t])
+            for t in range(shape[1])
+        ]
+        measured["one seed per step"] = _mask_statistics(
+            *(
+                np.stack([_numpy(masks[index]) for masks in steps], axis=1)
+                for index in range(2)
+            )
+        )
     if keras.backend.backend() != "jax":
         # A bare cell draws inside the loop, one step at a time.
         cell = kerasdrop.ZoneoutCell(
