@@ -157,9 +157,13 @@ class ZoneoutRNN(WrappedCellRNN):
             seeds = _compat.step_seeds(timesteps, self.cell.seed_generator)
             per_step = ops.expand_dims(seeds, 1)  # (timesteps, 1, 2)
 
+            thresholds = self.cell._keep_thresholds()
+
             def step_keep(step_seed, step_inputs):
                 return self.cell._keep_masks(
-                    ops.shape(step_inputs)[:1], seed=step_seed[0]
+                    ops.shape(step_inputs)[:1],
+                    seed=step_seed[0],
+                    thresholds=thresholds,
                 )
 
         else:

@@ -25,9 +25,9 @@ _STATE_RATE_NAMES = {1: ("rate",), 2: ("hidden_rate", "cell_rate")}
 
 
 def keep_threshold(rate):
-    """`round(rate * KEEP_LEVELS)` as an int32 tensor."""
+    """`round(rate * KEEP_LEVELS)` as a uint32 tensor."""
     scaled = ops.multiply(ops.cast(rate, "float32"), float(KEEP_LEVELS))
-    return ops.cast(ops.round(scaled), "int32")
+    return ops.cast(ops.round(scaled), "uint32")
 
 
 class _StateRate(Rate):
@@ -213,7 +213,11 @@ class ZoneoutCell(CellWrapper):
         """
         return self._keep_masks((timesteps, batch_size))
 
-    def _keep_masks(self, leading_shape, seed=None):
+    def _keep_thresholds(self):
+        """Per state, `round(rate * 2**16)`: a unit keeps below it."""
+        return [keep_threshold(rate) for rate in self._rates()]
+
+    def _keep_masks(self, leading_shape, seed=None, thresholds=None):
         """One boolean mask `leading_shape + (state size,)` per state.
 
         A unit keeps its previous value where a uniform 16-bit integer is
@@ -222,8 +226,11 @@ class ZoneoutCell(CellWrapper):
         two units their integers (`_compat.random_uint16_pairs`), half the
         random words of one float per unit; on a CPU the random numbers are
         most of what zoneout adds to an LSTM's step. `seed` defaults to the
-        cell's seed generator.
+        cell's seed generator, `thresholds` to `_keep_thresholds()` (a time
+        loop computes them once, outside the loop).
         """
+        if thresholds is None:
+            thresholds = self._keep_thresholds()
         sizes = list(self.state_sizes)
         ends = list(itertools.accumulate(sizes))
         half = -(-ends[-1] // 2)
@@ -237,8 +244,8 @@ class ZoneoutCell(CellWrapper):
             uniforms = ops.concatenate([low, high], axis=-1)
             uniforms = _split_units(uniforms[..., : ends[-1]], ends)
         return [
-            ops.less(uniform, ops.cast(keep_threshold(rate), uniform.dtype))
-            for uniform, rate in zip(uniforms, self._rates())
+            ops.less(uniform, ops.cast(threshold, uniform.dtype))
+            for uniform, threshold in zip(uniforms, thresholds)
         ]
 
     def get_config(self):
