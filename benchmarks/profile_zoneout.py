@@ -1,7 +1,7 @@
 """Profile: where a ZoneoutLSTM epoch spends its time beyond Keras's LSTM.
 
 Times one training epoch of the classifier of `bench_recurrent.py` built
-five ways, interleaved in one process, and prints each one's ratio to
+six ways, interleaved in one process, and prints each one's ratio to
 Keras's `LSTM`, by wall time and by this process's CPU time (less sensitive
 to other jobs on a shared machine, which only add wall time):
 
@@ -16,7 +16,9 @@ to other jobs on a shared machine, which only add wall time):
 - `ZoneoutLSTM, fixed masks`: a `ZoneoutLSTM` whose keep masks come from a
   constant pattern instead of random numbers: the cost of feeding the masks
   to the loop and of the two selections per step, with their gradients;
-- `ZoneoutLSTM`: both.
+- `ZoneoutLSTM`: both;
+- `ZoneoutLSTM as before`: the previous design (float masks drawn before
+  the loop in batch-major layout, `ops.where`), for a before/after.
 
     python benchmarks/profile_zoneout.py
 """
@@ -89,17 +91,64 @@ def draw_only_model(units, rate, timesteps, features, float_draw=False):
 
 
 def fixed_masks_layer(units, rate, timesteps):
-    """A ZoneoutLSTM whose masks repeat one pattern over the batch."""
+    """A ZoneoutLSTM whose masks repeat one pattern over the batch.
+
+    Replaces the cell's mask draw wherever the layer draws: all steps at
+    once before the loop (JAX) or each step inside it (TensorFlow).
+    """
     layer = kerasdrop.ZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
     pattern = np.random.default_rng(0).random((timesteps, 1, units)) < rate
 
-    def draw_step_masks(batch_size, timesteps):
-        shape = (timesteps, batch_size, units)
-        keep = ops.broadcast_to(ops.convert_to_tensor(pattern), shape)
+    def keep_masks(leading_shape, seed=None, thresholds=None):
+        fixed = pattern if len(leading_shape) == 2 else pattern[0]
+        shape = tuple(leading_shape) + (units,)
+        keep = ops.broadcast_to(ops.convert_to_tensor(fixed), shape)
         return [keep, keep]
 
-    layer.cell._draw_step_masks = draw_step_masks
+    layer.cell._keep_masks = keep_masks
     return layer
+
+
+class PreviousZoneoutLSTM(kerasdrop.ZoneoutLSTM):
+    """The design this one replaced, for a before/after in one run.
+
+    One float32 uniform per unit of `h` and `c` and step, drawn in one call
+    before the loop in the layout `(batch, timesteps, 2 * units)` (so the
+    loop transposes it), compared with the rates, split, and applied with
+    `ops.where`.
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not training:
+            return super().inner_loop(
+                sequences, initial_state, mask, training=training
+            )
+        batch_size, timesteps = ops.shape(sequences)[:2]
+        units = self.units
+        rates = ops.concatenate(
+            [ops.broadcast_to(rate, (units,)) for rate in self.cell._rates()]
+        )
+        noise = keras.random.uniform(
+            (batch_size, timesteps, 2 * units), seed=self.cell.seed_generator
+        )
+        keep = ops.split(ops.less(noise, rates), 2, axis=-1)
+
+        def step(inputs, states):
+            step_inputs, step_keep = inputs
+            _, candidates = self.cell.cell(step_inputs, states, training=True)
+            new_states = [
+                ops.where(kept, state, candidate)
+                for kept, state, candidate in zip(step_keep, states, candidates)
+            ]
+            return new_states[0], new_states
+
+        return _compat.rnn_loop(
+            step,
+            (sequences, keep),
+            initial_state,
+            input_length=sequences.shape[1],
+            return_all_outputs=self.return_sequences,
+        )
 
 
 def cpu_seconds():
@@ -143,6 +192,9 @@ def main(argv=None):
         ),
         "ZoneoutLSTM": with_head(
             kerasdrop.ZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
+        ),
+        "ZoneoutLSTM as before": with_head(
+            PreviousZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
         ),
     }
     wall = {name: [] for name in models}

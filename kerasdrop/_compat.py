@@ -326,9 +326,9 @@ def select(condition, x, y):
     """`keras.ops.where(condition, x, y)` for tensors of one shape.
 
     On TensorFlow, `ops.where` runs `SelectV2`, whose broadcasting kernel
-    and gradient cost about twice the same-shape `Select` on small tensors
-    on a CPU; a zoneout step runs two of them, and their gradients, per
-    state and time step. Elsewhere, `ops.where`.
+    and gradient cost more than twice the same-shape `Select` on small
+    tensors on a CPU; a zoneout step runs one per state and time step, and
+    its gradient. Elsewhere, `ops.where`.
     """
     import keras
 

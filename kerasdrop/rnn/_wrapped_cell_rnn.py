@@ -156,7 +156,6 @@ class ZoneoutRNN(WrappedCellRNN):
         if _compat.draws_masks_in_loop():
             seeds = _compat.step_seeds(timesteps, self.cell.seed_generator)
             per_step = ops.expand_dims(seeds, 1)  # (timesteps, 1, 2)
-
             thresholds = self.cell._keep_thresholds()
 
             def step_keep(step_seed, step_inputs):

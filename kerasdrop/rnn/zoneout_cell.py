@@ -65,8 +65,8 @@ class ZoneoutCell(CellWrapper):
 
     In training, the masks `d` are drawn independently at every time step
     and for every sample. A unit keeps its value with probability the rate
-    rounded to a multiple of 2**-16 (within 7.7e-6), which lets two masks
-    come from each 32-bit random word. At inference,
+    rounded to a multiple of 2**-16 (within 7.7e-6; rates 0 and 1 exact),
+    which lets two masks come from each 32-bit random word. At inference,
     each state is the expectation `rate * old + (1 - rate) * new`. The
     cell's output is the zoned first state `h_t` (Keras cells output their
     first state), so the sequence a layer returns matches its final state.
