@@ -1,7 +1,9 @@
 """Shared timing helpers for the ratio benchmarks.
 
-Each benchmark times several variants in one process, interleaved (A, B, C,
-A, B, C, ...), so slow phases of a shared machine hit every variant alike.
+Each benchmark times several variants in one process, interleaved, each
+round in an order rotated by one place (A, B, C; B, C, A; C, A, B; ...), so
+slow phases of a shared machine hit every variant alike and no variant
+always runs first.
 Reported numbers are medians and ratios to a Keras baseline measured in the
 same run.
 """

@@ -5,26 +5,12 @@ minutes on a loaded 2-core machine, too long for the test suite; these
 tests cover its pieces.
 """
 
-import importlib.util
-import os
-
 import keras
 import numpy as np
 
-BENCHMARKS = os.path.join(
-    os.path.dirname(os.path.dirname(__file__)), "benchmarks"
-)
+from tests.benchmark_modules import load_benchmark
 
-
-def _load_benchmark():
-    path = os.path.join(BENCHMARKS, "bench_gpu.py")
-    spec = importlib.util.spec_from_file_location("bench_gpu", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_gpu = _load_benchmark()
+bench_gpu = load_benchmark("bench_gpu")
 
 
 def test_traced_step_lists_the_ops_of_forward_and_gradient():

@@ -1,27 +1,14 @@
 """The interleaved timing that every benchmark in benchmarks/ shares."""
 
 import collections
-import importlib.util
-import os
 
-BENCHMARKS = os.path.join(
-    os.path.dirname(os.path.dirname(__file__)), "benchmarks"
-)
-
-
-def _load_common():
-    path = os.path.join(BENCHMARKS, "common.py")
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmark_modules import load_benchmark
 
 
 def test_each_variant_takes_each_position_equally_often():
-    # A fixed order (A, B, C, A, B, C, ...) charged the slow or fast first
-    # position of a round to one variant: two identical Keras LSTMs timed
-    # that way differed by 20% in median epoch time.
-    common = _load_common()
+    # A fixed order (A, B, C, A, B, C, ...) charges the slow or fast first
+    # position of a round to one variant.
+    common = load_benchmark("common")
     calls = []
     runs = {name: (lambda name=name: calls.append(name)) for name in "ABC"}
     times = common.time_interleaved(runs, rounds=6, warmup=1)
