@@ -5,13 +5,19 @@ import collections
 from tests.benchmark_modules import load_benchmark
 
 
-def test_each_variant_takes_each_position_equally_often():
+def test_each_variant_takes_each_position_equally_often(monkeypatch):
     # A fixed order (A, B, C, A, B, C, ...) charges the slow or fast first
     # position of a round to one variant.
     common = load_benchmark("common")
-    calls = []
+    calls, collections_before = [], []
+    # Garbage is collected before each timed call (and not in the tests'
+    # time: a full collection in this process takes most of a second).
+    monkeypatch.setattr(
+        common.gc, "collect", lambda: collections_before.append(len(calls))
+    )
     runs = {name: (lambda name=name: calls.append(name)) for name in "ABC"}
     times = common.time_interleaved(runs, rounds=6, warmup=1)
+    assert collections_before == list(range(3, 21))
     assert {name: len(values) for name, values in times.items()} == {
         "A": 6,
         "B": 6,
