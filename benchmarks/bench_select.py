@@ -12,14 +12,14 @@ iteration over the loop without a selection, interleaved in one process.
 """
 
 import argparse
+import functools
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: F401, I001  (sets TF_CPP_MIN_LOG_LEVEL)
+from common import time_interleaved  # noqa: I001  (sets TF_CPP_MIN_LOG_LEVEL)
 
 import keras
 import tensorflow as tf
@@ -65,17 +65,11 @@ def main(argv=None):
         return run
 
     initial = tf.zeros((32, 128))
-    runs = {name: make(body) for name, body in bodies.items()}
-    for run in runs.values():
-        run(initial)
-    times = {name: [] for name in runs}
-    names = list(runs)
-    for round_index in range(args.rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            runs[name](initial)
-            times[name].append(time.perf_counter() - start)
+    runs = {
+        name: functools.partial(make(body), initial)
+        for name, body in bodies.items()
+    }
+    times = time_interleaved(runs, args.rounds)
     per_iteration = {
         name: statistics.median(values) / args.iterations * 1e6
         for name, values in times.items()

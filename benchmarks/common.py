@@ -12,13 +12,14 @@ import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def time_interleaved(runs, rounds, warmup=1):
+def time_interleaved(runs, rounds, warmup=1, cpu_times=None):
     """Times each callable in `runs` (a dict) `rounds` times, interleaved.
 
     Round r runs the variants in the order of `runs` rotated by r places
@@ -28,21 +29,33 @@ def time_interleaved(runs, rounds, warmup=1):
     faster than the others, which a fixed order charges to one variant.
     Garbage is collected before each timed call, outside its time.
 
-    Returns a dict from name to the list of wall times in seconds.
+    Returns a dict from name to the list of wall times in seconds. With a
+    dict `cpu_times`, also fills it the same way with this process's CPU
+    time of each call (less sensitive to other jobs, which only add wall
+    time).
     """
     for _ in range(warmup):
         for run in runs.values():
             run()
     names = list(runs)
     times = {name: [] for name in names}
+    if cpu_times is not None:
+        cpu_times.update({name: [] for name in names})
     for round_index in range(rounds):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             gc.collect()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), _cpu_seconds()
             runs[name]()
             times[name].append(time.perf_counter() - start)
+            if cpu_times is not None:
+                cpu_times[name].append(_cpu_seconds() - start_cpu)
     return times
+
+
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def summarize(times, baseline):

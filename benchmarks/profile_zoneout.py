@@ -24,16 +24,15 @@ to other jobs on a shared machine, which only add wall time):
 """
 
 import argparse
-import gc
+import functools
 import os
-import resource
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_recurrent import build_model  # noqa: I001
+from common import time_interleaved
 
 import keras
 import numpy as np
@@ -151,11 +150,6 @@ class PreviousZoneoutLSTM(kerasdrop.ZoneoutLSTM):
         )
 
 
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=512)
@@ -197,20 +191,22 @@ def main(argv=None):
             PreviousZoneoutLSTM(units, cell_rate=rate, hidden_rate=rate)
         ),
     }
-    wall = {name: [] for name in models}
-    cpu = {name: [] for name in models}
-    names = list(models)
-    for round_index in range(args.rounds + 1):
-        # Rotated order, as in `common.time_interleaved`.
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            model = models[name]
-            gc.collect()
-            start_wall, start_cpu = time.perf_counter(), cpu_seconds()
-            model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
-            if round_index:  # The first round traces; not timed.
-                wall[name].append(time.perf_counter() - start_wall)
-                cpu[name].append(cpu_seconds() - start_cpu)
+    cpu = {}
+    wall = time_interleaved(
+        {
+            name: functools.partial(
+                model.fit,
+                x,
+                y,
+                batch_size=args.batch_size,
+                epochs=1,
+                verbose=0,
+            )
+            for name, model in models.items()
+        },
+        args.rounds,
+        cpu_times=cpu,
+    )
 
     print(
         f"One epoch = {-(-args.rows // args.batch_size)} steps of batch "

@@ -16,13 +16,22 @@ def test_each_variant_takes_each_position_equally_often(monkeypatch):
         common.gc, "collect", lambda: collections_before.append(len(calls))
     )
     runs = {name: (lambda name=name: calls.append(name)) for name in "ABC"}
-    times = common.time_interleaved(runs, rounds=6, warmup=1)
+    cpu_times = {}
+    times = common.time_interleaved(
+        runs, rounds=6, warmup=1, cpu_times=cpu_times
+    )
     assert collections_before == list(range(3, 21))
     assert {name: len(values) for name, values in times.items()} == {
         "A": 6,
         "B": 6,
         "C": 6,
     }
+    assert {name: len(values) for name, values in cpu_times.items()} == {
+        "A": 6,
+        "B": 6,
+        "C": 6,
+    }
+    assert all(value >= 0 for values in cpu_times.values() for value in values)
     timed = calls[3:]  # After one warm-up round.
     rounds = [timed[index : index + 3] for index in range(0, 18, 3)]
     assert all(sorted(order) == ["A", "B", "C"] for order in rounds)
