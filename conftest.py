@@ -1,5 +1,6 @@
 """pytest set-up shared by the test suite and the docstring examples."""
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -43,6 +44,24 @@ def _cache_jax_compilations():
 _cache_jax_compilations()
 
 
+_FLOAT16_WORDS = ("float16", "mixed_precision", "check_layer_contract")
+
+
+def pytest_collection_modifyitems(items):
+    """Marks `float16` the tests that compute in float16.
+
+    Their results depend on which float16 kernels the CPU runs (oneDNN's
+    AVX512-FP16/AMX kernels or Eigen's), so CI runs them a second time with
+    oneDNN off: `TF_ENABLE_ONEDNN_OPTS=0 pytest -m float16`.
+    """
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None:
+            continue
+        if any(word in inspect.getsource(function) for word in _FLOAT16_WORDS):
+            item.add_marker(pytest.mark.float16)
+
+
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace):
     doctest_namespace.update(keras=keras, np=np, kerasdrop=kerasdrop)
@@ -50,7 +69,11 @@ def _doctest_names(doctest_namespace):
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
-    """Each test starts with float32, channels_last and no leftover names."""
+    """Each test starts with float32, channels_last, no leftover names and
+    the same random state (Python, NumPy and the backend seeded), so what
+    a test draws does not depend on the tests run before it in its worker.
+    """
+    keras.utils.set_random_seed(0)
     yield
     keras.config.set_dtype_policy("float32")
     # free_memory=False skips a full garbage collection (~0.4 s per test).

@@ -323,10 +323,14 @@ class DropoutScheduler(keras.callbacks.Callback):
             value *= base
             if math.isnan(value) or not 0.0 <= value <= 1.0:
                 layer_name, rate_name = key.rsplit("/", 1)
+                # Counted from 1 where a user reads it, as Keras's
+                # progress bar counts epochs.
+                where = "epoch" if self.unit == "epoch" else "training step"
                 raise ValueError(
                     f"The schedule for rate '{rate_name}' of layer "
-                    f"'{layer_name}' returned an invalid rate at {self.unit} "
-                    f"{step}: {value}. Expected a float between 0 and 1. "
+                    f"'{layer_name}' returned an invalid rate at {where} "
+                    f"{step + 1} (schedule step {step}): {value}. "
+                    "Expected a float between 0 and 1. "
                     f"The rate stays at {read_rate(variable)}."
                 )
             values[key] = value

@@ -456,7 +456,10 @@ def test_bad_schedule_value_raises_and_keeps_old_rate(bad):
     def schedule(epoch):
         return 0.1 if epoch < 1 else bad
 
-    with pytest.raises(ValueError, match=r"'drop_a'.*epoch 1: .*Expected"):
+    # Epochs are counted from 1, as Keras's progress bar counts them: the
+    # schedule's step 1 is "Epoch 2/3".
+    match = r"'drop_a'.*at epoch 2 \(schedule step 1\): .*Expected"
+    with pytest.raises(ValueError, match=match):
         fit(model, [DropoutScheduler(schedule)], 3)
     assert model.get_layer("drop_a").rate == pytest.approx(0.1)
     assert model.get_layer("drop_b").rate == pytest.approx(0.1)
