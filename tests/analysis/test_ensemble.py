@@ -601,7 +601,11 @@ def test_mixed_precision_samples_are_averaged_in_float32():
     )
     assert result["samples"].dtype == np.float32
     assert result["mean"].dtype == np.float32
-    np.testing.assert_allclose(result["mean"].sum(-1), 1.0, atol=1e-3)
+    # Each float16 softmax output is rounded after an exp, a sum and a
+    # division (a few units of float16 round-off each): the four sum to one
+    # within 4 * eps(float16) on any kernel.
+    atol = 4 * float(np.finfo(np.float16).eps)
+    np.testing.assert_allclose(result["mean"].sum(-1), 1.0, atol=atol)
 
 
 def test_recurrent_kerasdrop_layers_count_as_dropout_layers():
