@@ -527,6 +527,43 @@ def test_rates_from_resolves_from_the_model_holding_the_backbone(tmp_path):
     assert _rates_by_layer(alone) == pytest.approx(expected)
 
 
+def test_rates_from_keeps_two_nested_backbones_apart(tmp_path):
+    first = _converted_tiny_backbone()
+    second = TinyBackbone(name="second_backbone")
+    with pytest.warns(UserWarning, match="build Keras's dropout again"):
+        kerasdrop.make_schedulable(second)
+    second.get_layer("block").drop.rate = 0.05
+    inputs = keras.Input((4, 6))
+    outputs = keras.layers.Add()([first(inputs), second(inputs)])
+    model = keras.Model(inputs, outputs)
+    path = str(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    kerasdrop.make_schedulable(loaded, rates_from=path)
+    # Both backbones' records have the same paths, from their roots.
+    for backbone in [first, second]:
+        layer = loaded.get_layer(backbone.name)
+        assert _rates_by_layer(layer) == pytest.approx(
+            _rates_by_layer(backbone)
+        ), backbone.name
+
+
+def test_rates_from_resolves_from_a_layer_of_the_converted_model(tmp_path):
+    model = _nested_model()
+    with pytest.warns(UserWarning):
+        kerasdrop.make_schedulable(model)
+    model.get_layer("block").drop.rate = 0.45
+    path = str(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+    # The paths start at the model; the block alone is converted.
+    block = keras.saving.load_model(path, safe_mode=True).get_layer("block")
+    kerasdrop.make_schedulable(block, rates_from=path)
+    assert block.drop.rate == pytest.approx(0.45)
+    assert block.noise[0].stddev == pytest.approx(0.1)
+
+
 def test_converted_application_nested_in_a_model_saves_and_loads(tmp_path):
     application = _efficientnet()
     kerasdrop.make_schedulable(application)
