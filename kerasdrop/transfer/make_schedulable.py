@@ -198,10 +198,35 @@ def _kind(layer):
     return None
 
 
-def _convert_attention(item):
+def _saved_by_class(item):
+    """Whether Keras saves the weights of `item.layer` under its class name.
+
+    It does for a layer in a list (the layers of a Functional or Sequential
+    model, a list attribute), and under the attribute's name for a layer
+    held in an attribute of a subclassed layer.
+    """
+    parent = item.parent
+    return (
+        _compat.is_functional(parent)
+        or isinstance(parent, keras.Sequential)
+        or not any(value is item.layer for value in vars(parent).values())
+    )
+
+
+def _mark_rebuilt(layer, item, root):
+    """Marks a converted layer that loading builds as Keras's again."""
+    layer.rebuilt_by_owner_path = item.path
+    layer.rebuilt_by_owner_root = root
+
+
+def _convert_attention(item, root):
     layer = item.layer
     inner = _attention_dropout(layer)
-    if type(layer) is keras.layers.MultiHeadAttention:
+    if type(layer) is keras.layers.MultiHeadAttention and not (
+        # Loading builds Keras's class again and looks for its weights
+        # under that class's name.
+        item.rebuilt and _saved_by_class(item)
+    ):
         # A subclass with the same state; its `_build_attention` makes the
         # inner dropout kerasdrop's when the layer is built later.
         layer.__class__ = ScheduledMultiHeadAttention
@@ -220,7 +245,7 @@ def _convert_attention(item):
     if inner is not None:
         _in_place.convert_in_place(inner)
         if rebuilt:
-            inner.rebuilt_by_owner_path = item.path
+            _mark_rebuilt(inner, item, root)
     return None
 
 
@@ -257,15 +282,18 @@ def _convert_recurrent(item):
     return None
 
 
-def _convert(item, kind):
-    """Converts one layer; returns why it was not converted, or None."""
+def _convert(item, kind, root):
+    """Converts one layer; returns why it was not converted, or None.
+
+    `root` is the name of the model the paths start from.
+    """
     if kind == "layer":
         _in_place.convert_in_place(item.layer)
         if item.rebuilt:
-            item.layer.rebuilt_by_owner_path = item.path
+            _mark_rebuilt(item.layer, item, root)
         return None
     if kind == "attention":
-        return _convert_attention(item)
+        return _convert_attention(item, root)
     return _convert_recurrent(item)
 
 
@@ -291,7 +319,9 @@ def make_schedulable(model, layers=None, rates_from=None):
       `ScheduledAlphaDropout`;
     - `keras.layers.MultiHeadAttention` to
       `kerasdrop.ScheduledMultiHeadAttention` (its attention-probability
-      dropout); in a subclass of it (KerasHub's attention layers), the
+      dropout); in a subclass of it (KerasHub's attention layers), and in
+      a layer that a model builds from its own arguments when loaded and
+      holds in a list (Keras saves its weights under its class's name), the
       inner dropout layer alone, when its `dropout` is positive (Keras
       never applies it at 0);
     - `keras.layers.LSTM` and `GRU` to `kerasdrop.VariationalLSTM` and
@@ -327,7 +357,11 @@ def make_schedulable(model, layers=None, rates_from=None):
     rates of those arguments, and `DropoutScheduler` warns about it. The
     saved file keeps the rates the model had; convert the loaded model with
     `make_schedulable(model, rates_from=path)` to get them back. A warning
-    says so when such layers are converted and when they are saved.
+    says so when such layers are converted and when they are saved. This
+    holds for any model holding the converted model: one that nests it
+    (`rates_from` finds the rates from the model it is given), or a
+    Functional model built on its inputs and outputs, whose config brings
+    the converted layers it lists back as kerasdrop's, at their rates.
 
     Args:
         model: A Keras model (or layer).
@@ -395,7 +429,7 @@ def make_schedulable(model, layers=None, rates_from=None):
     skipped = []
     rebuilt = []
     for item, kind in selected:
-        reason = _convert(item, kind)
+        reason = _convert(item, kind, model.name)
         if reason is not None:
             skipped.append(f"{item.path}: {reason}")
         elif item.rebuilt or (
@@ -428,6 +462,16 @@ def make_schedulable(model, layers=None, rates_from=None):
     return model
 
 
+def _saved_records(path):
+    """The records of rates a `.keras` file saved for re-created layers."""
+    records = []
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name == ASSET_FILE or name.endswith("/" + ASSET_FILE):
+                records.append(json.loads(archive.read(name)))
+    return records
+
+
 def saved_rates(path):
     """Reads the rates a `.keras` file saved for re-created layers.
 
@@ -435,20 +479,36 @@ def saved_rates(path):
         path: Path of a `.keras` file saved from a converted model.
 
     Returns:
-        A dict from path in the model (as `make_schedulable` names it) to a
-        dict from rate name to value.
+        A dict from path (as `make_schedulable` named it, from the model it
+        was given) to a dict from rate name to value.
     """
-    records = {}
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if name == ASSET_FILE or name.endswith("/" + ASSET_FILE):
-                record = json.loads(archive.read(name))
-                records[record["path"]] = record["rates"]
-    return records
+    return {record["path"]: record["rates"] for record in _saved_records(path)}
+
+
+def _record_paths(model, found, record):
+    """Where a saved record's layer may be, as paths from `model`.
+
+    The record's path starts at the model that was converted: `model`
+    itself, a layer of `model` of that name (a converted backbone nested in
+    `model`), or, when neither is found, `model`'s own layers (a model
+    built on the backbone's inputs and outputs holds the backbone's
+    layers); `model` may also be a layer on the path.
+    """
+    path, root = record["path"], record.get("root")
+    paths = []
+    if model.name != root:
+        paths += [
+            f"{item.path}/{path}" for item in found if item.layer.name == root
+        ]
+    paths.append(path)
+    names = path.split("/")
+    if model.name in names[:-1]:
+        paths.append("/".join(names[names.index(model.name) + 1 :]))
+    return paths
 
 
 def _restore_rates(model, path):
-    records = saved_rates(path)
+    records = _saved_records(path)
     if not records:
         warnings.warn(
             f"The file {path} holds no rates of re-created layers: a model "
@@ -457,20 +517,23 @@ def _restore_rates(model, path):
             stacklevel=3,
         )
         return
-    restored = set()
-    for item in _walk(model):
-        rates = records.get(item.path)
-        if rates is None:
-            continue
-        variables = _unit_rates(item.layer)
-        if set(rates) <= set(variables):
-            for name, value in rates.items():
-                variables[name].assign(value)
-            restored.add(item.path)
-    missing = sorted(set(records) - restored)
+    found = list(_walk(model))
+    by_path = {item.path: item for item in found}
+    missing = []
+    for record in records:
+        rates = record["rates"]
+        for candidate in _record_paths(model, found, record):
+            item = by_path.get(candidate)
+            variables = _unit_rates(item.layer) if item else {}
+            if variables and set(rates) <= set(variables):
+                for name, value in rates.items():
+                    variables[name].assign(value)
+                break
+        else:
+            missing.append(record["path"])
     if missing:
         raise ValueError(
-            f"The file {path} holds rates for {missing}, which are not "
-            "converted dropout layers of the model "
+            f"The file {path} holds rates for {sorted(missing)}, which are "
+            "not converted dropout layers of the model "
             f"'{model.name}'. Was the file saved from this model?"
         )

@@ -411,6 +411,178 @@ def test_rates_from_a_file_of_another_model_raises(tmp_path):
         kerasdrop.make_schedulable(other, rates_from=path)
 
 
+@keras.saving.register_keras_serializable(package="kerasdrop_tests")
+class TinyBackbone(keras.Model):
+    """A Functional model that builds its graph from its own arguments and
+    saves only those, as KerasHub's backbones do: Keras's dropout and
+    attention directly in its graph, and a subclassed block."""
+
+    def __init__(self, rate=0.2, **kwargs):
+        inputs = keras.Input((4, 6), name="features")
+        x = keras.layers.Dense(8, name="embedding")(inputs)
+        x = keras.layers.Dropout(rate, name="embeddings_dropout")(x)
+        x = keras.layers.MultiHeadAttention(
+            2, 4, dropout=rate, name="attention"
+        )(x, x)
+        x = Block(rate, name="block")(x)
+        super().__init__(inputs, x, **kwargs)
+        self.rate = rate
+
+    def get_config(self):
+        return {"rate": self.rate, "name": self.name}
+
+
+def _converted_tiny_backbone():
+    backbone = TinyBackbone(name="tiny_backbone")
+    with pytest.warns(UserWarning, match="build Keras's dropout again"):
+        kerasdrop.make_schedulable(backbone)
+    backbone.get_layer("embeddings_dropout").rate = 0.15
+    # Keras's attention in a list of the backbone keeps its class (Keras
+    # saves its weights under the class's name); its dropout is converted.
+    attention = backbone.get_layer("attention")
+    assert type(attention) is keras.layers.MultiHeadAttention
+    attention._dropout_layer.rate = 0.25
+    backbone.get_layer("block").drop.rate = 0.35
+    return backbone
+
+
+def _rates_by_layer(model):
+    """Every kerasdrop rate below `model`, by the name of the layer that
+    holds it: an attention layer for its inner dropout, whatever its class
+    and the inner layer's name."""
+    layers = model._flatten_layers(include_self=False, recursive=True)
+    attention = {
+        id(layer._dropout_layer): layer
+        for layer in layers
+        if isinstance(layer, keras.layers.MultiHeadAttention)
+    }
+    found = {}
+    for layer in layers:
+        owner = attention.get(id(layer), layer)
+        for name, variable in (getattr(layer, "dropout_rates", {})).items():
+            if owner is not layer:
+                name = "dropout"
+            found[f"{owner.name}/{name}"] = float(_numpy(variable))
+    return found
+
+
+X_SEQUENCE = np.random.default_rng(5).normal(size=(3, 4, 6)).astype("float32")
+
+
+def test_model_on_converted_backbone_outputs_loads_at_its_rates(tmp_path):
+    backbone = _converted_tiny_backbone()
+    # The backbone's own layers become the outer model's layers.
+    head = keras.layers.Dense(1, name="head")
+    model = keras.Model(backbone.input, head(backbone.output[:, 0]))
+    expected = _rates_by_layer(model)
+    path = str(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    # The outer model's config re-creates these layers as kerasdrop's.
+    assert loaded.get_layer("embeddings_dropout").rate == pytest.approx(0.15)
+    # Those of the attention and of the block are built as Keras's again.
+    attention = loaded.get_layer("attention")
+    assert type(attention._dropout_layer) is keras.layers.Dropout
+    assert type(loaded.get_layer("block").drop) is keras.layers.Dropout
+    np.testing.assert_array_equal(
+        _numpy(loaded(X_SEQUENCE)), _numpy(model(X_SEQUENCE))
+    )
+    kerasdrop.make_schedulable(loaded, rates_from=path)
+    assert _rates_by_layer(loaded) == pytest.approx(expected)
+
+    # Saved again, the loaded model keeps its rates.
+    path = str(tmp_path / "again.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        loaded.save(path)
+    again = keras.saving.load_model(path, safe_mode=True)
+    assert again.get_layer("embeddings_dropout").rate == pytest.approx(0.15)
+    kerasdrop.make_schedulable(again, rates_from=path)
+    assert _rates_by_layer(again) == pytest.approx(expected)
+
+
+def test_rates_from_resolves_from_the_model_holding_the_backbone(tmp_path):
+    backbone = _converted_tiny_backbone()
+    inputs = keras.Input((4, 6))
+    outputs = keras.layers.Dense(1, name="head")(backbone(inputs)[:, 0])
+    model = keras.Model(inputs, outputs, name="classifier")
+    expected = _rates_by_layer(model)
+    path = str(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(
+        _numpy(loaded(X_SEQUENCE)), _numpy(model(X_SEQUENCE))
+    )
+    # The backbone built Keras's dropout again, from its arguments.
+    assert _rates_by_layer(loaded) == {}
+    kerasdrop.make_schedulable(loaded, rates_from=path)
+    assert _rates_by_layer(loaded) == pytest.approx(expected)
+    # The backbone alone takes the rates of the file too.
+    alone = keras.saving.load_model(path, safe_mode=True)
+    alone = alone.get_layer("tiny_backbone")
+    kerasdrop.make_schedulable(alone, rates_from=path)
+    assert _rates_by_layer(alone) == pytest.approx(expected)
+
+
+def test_rates_from_keeps_two_nested_backbones_apart(tmp_path):
+    first = _converted_tiny_backbone()
+    second = TinyBackbone(name="second_backbone")
+    with pytest.warns(UserWarning, match="build Keras's dropout again"):
+        kerasdrop.make_schedulable(second)
+    second.get_layer("block").drop.rate = 0.05
+    inputs = keras.Input((4, 6))
+    outputs = keras.layers.Add()([first(inputs), second(inputs)])
+    model = keras.Model(inputs, outputs)
+    path = str(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    kerasdrop.make_schedulable(loaded, rates_from=path)
+    # Both backbones' records have the same paths, from their roots.
+    for backbone in [first, second]:
+        layer = loaded.get_layer(backbone.name)
+        assert _rates_by_layer(layer) == pytest.approx(
+            _rates_by_layer(backbone)
+        ), backbone.name
+
+
+def test_rates_from_resolves_from_a_layer_of_the_converted_model(tmp_path):
+    model = _nested_model()
+    with pytest.warns(UserWarning):
+        kerasdrop.make_schedulable(model)
+    model.get_layer("block").drop.rate = 0.45
+    path = str(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+    # The paths start at the model; the block alone is converted.
+    block = keras.saving.load_model(path, safe_mode=True).get_layer("block")
+    kerasdrop.make_schedulable(block, rates_from=path)
+    assert block.drop.rate == pytest.approx(0.45)
+    assert block.noise[0].stddev == pytest.approx(0.1)
+
+
+def test_converted_application_nested_in_a_model_saves_and_loads(tmp_path):
+    application = _efficientnet()
+    kerasdrop.make_schedulable(application)
+    application.get_layer("top_dropout").rate = 0.3
+    inputs = keras.Input((32, 32, 3))
+    nested = keras.Model(inputs, keras.layers.Dense(1)(application(inputs)))
+    outputs = keras.layers.Dense(1)(application.output)
+    flat = keras.Model(application.input, outputs)
+    x = _images(2)
+    for index, model in enumerate([nested, flat]):
+        expected = _kerasdrop_rates(model)
+        assert expected["top_dropout/rate"] == pytest.approx(0.3)
+        path = str(tmp_path / f"model_{index}.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+        assert _kerasdrop_rates(loaded) == pytest.approx(expected)
+        np.testing.assert_array_equal(_numpy(loaded(x)), _numpy(model(x)))
+
+
 def _zero_fraction_fit(model, layer_name, dropout_layer, rates, x, y):
     """Fits `model` for `len(rates)` epochs, the rate of `layer_name`
     scheduled per epoch; returns the zero fraction `dropout_layer` had in

@@ -41,6 +41,18 @@ def _bert(num_layers=2):
     )
 
 
+def _gpt2(num_layers=2):
+    return keras_hub.models.GPT2Backbone(
+        vocabulary_size=50,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=12,
+        dropout=0.1,
+    )
+
+
 def _images(num_images, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(size=(num_images, 16, 16, 3)).astype("float32")
@@ -158,12 +170,89 @@ def test_saved_backbone_loads_and_rates_from_restores_the_rates(
     assert _rates_by_path(loaded) == pytest.approx(expected)
 
 
+def _first_token_features(backbone, outputs):
+    """BERT's pooled output, or GPT-2's first sequence position."""
+    if isinstance(outputs, dict):
+        return outputs["pooled_output"]
+    return outputs[:, 0]
+
+
+def _converted_with_rates(factory):
+    """A converted backbone whose rates are all off their arguments."""
+    backbone = factory()
+    _convert(backbone)
+    for index, variable in enumerate(_rate_variables(backbone).values()):
+        variable.assign(0.01 * (index + 2))
+    return backbone
+
+
+def _inputs(backbone, num_rows):
+    tokens = _tokens(num_rows)
+    return {name: tokens[name] for name in backbone.input}
+
+
+@pytest.mark.parametrize("factory", [_bert, _gpt2])
+def test_model_on_converted_backbone_outputs_loads_at_its_rates(
+    factory, tmp_path
+):
+    backbone = _converted_with_rates(factory)
+    # The backbone's own layers become the classifier's layers.
+    features = _first_token_features(backbone, backbone.output)
+    model = keras.Model(backbone.input, keras.layers.Dense(1)(features))
+    expected = _rates_by_path(model)
+    x = _inputs(backbone, 3)
+    path = str(tmp_path / "classifier.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    # Its config re-creates the embeddings dropout as kerasdrop's, at its
+    # rate; the transformer blocks build Keras's dropout again.
+    dropout = loaded.get_layer("embeddings_dropout")
+    assert type(dropout) is kerasdrop.ScheduledDropout
+    assert dropout.rate == pytest.approx(expected["embeddings_dropout/rate"])
+    np.testing.assert_array_equal(_numpy(loaded(x)), _numpy(model(x)))
+    kerasdrop.make_schedulable(loaded, rates_from=path)
+    assert kerasdrop.find_unschedulable_dropout(loaded) == []
+    assert _rates_by_path(loaded) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("factory", [_bert, _gpt2])
+def test_rates_from_resolves_from_the_model_holding_the_backbone(
+    factory, tmp_path
+):
+    backbone = _converted_with_rates(factory)
+    inputs = {
+        name: keras.Input(tensor.shape[1:], dtype=tensor.dtype, name=name)
+        for name, tensor in backbone.input.items()
+    }
+    features = _first_token_features(backbone, backbone(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(features))
+    expected = _rates_by_path(model)
+    x = _inputs(backbone, 3)
+    path = str(tmp_path / "classifier.keras")
+    with pytest.warns(UserWarning, match="rates_from"):
+        model.save(path)
+
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(_numpy(loaded(x)), _numpy(model(x)))
+    assert _rates_by_path(loaded) == {}
+    kerasdrop.make_schedulable(loaded, rates_from=path)
+    assert kerasdrop.find_unschedulable_dropout(loaded) == []
+    assert _rates_by_path(loaded) == pytest.approx(expected)
+
+
 def _rate_variables(model, path=""):
-    """Every kerasdrop rate variable below `model`, once, by layer path."""
+    """Every kerasdrop rate variable below `model`, once, by layer path
+    (an attention layer's inner dropout under the attention's `dropout`,
+    whatever the inner layer's automatic name)."""
     found = {}
     for layer in model._flatten_layers(include_self=False, recursive=False):
         layer_path = f"{path}/{layer.name}" if path else layer.name
         rates = getattr(layer, "dropout_rates", None) or {}
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            inner = getattr(layer._dropout_layer, "dropout_rates", None)
+            rates = {"dropout": inner["rate"]} if inner else {}
         for name, variable in rates.items():
             found[f"{layer_path}/{name}"] = variable
         if not rates:
