@@ -8,9 +8,9 @@ take the same arguments, under the same names, as the Keras classes they
 replace, and compute the same thing at inference (the identity), so the
 model's weights and inference outputs are unchanged.
 
-What a model traced from a layer before it changed in place is stale:
-`retrace_models_holding` makes every model that holds a changed layer trace
-its steps again.
+The steps a model traced before one of its layers changed in place are
+stale: `retrace_models_holding` makes every model that holds a changed layer
+trace its steps again.
 """
 
 import gc
@@ -100,8 +100,8 @@ def retrace_models_holding(layers):
     if not changed:
         return
     for candidate in gc.get_objects():
-        # `type()`, not `isinstance()`: it reads no attribute of objects
-        # that are not layers (lazy modules, proxies).
+        # `type()`, not `isinstance()`: it reads no attribute of the objects
+        # it skips (lazy modules, proxies).
         if not issubclass(type(candidate), keras.Model):
             continue
         if _compat.has_compiled_functions(candidate) and any(
