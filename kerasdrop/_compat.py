@@ -125,6 +125,22 @@ def compile_token(model):
     return getattr(model, "_compile_config", None)
 
 
+def train_step_counter(optimizer):
+    """The variable that counts the train steps an optimizer has taken.
+
+    It is `optimizer.iterations`, except under gradient accumulation
+    (`gradient_accumulation_steps=k`), where `iterations` is a tensor, that
+    count floor-divided by `k`: the number of weight updates. Keras's
+    learning-rate schedules read the count of train steps, the private
+    `_iterations`, which the optimizer advances once per step (update or
+    accumulation). A `LossScaleOptimizer` hands on its inner optimizer's,
+    as its `iterations` does.
+    """
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer._iterations
+
+
 def fit_frame(model):
     """The frame of the `fit` (or other training loop) running `model`.
 
@@ -191,6 +207,16 @@ def replace_sublayer(parent, attribute, old, new):
     object.__setattr__(parent, attribute, new)
 
 
+_COMPILED_FUNCTIONS = ("train_function", "test_function", "predict_function")
+
+
+def has_compiled_functions(model):
+    """Whether `model` keeps a traced train, test or predict function."""
+    return any(
+        getattr(model, name, None) is not None for name in _COMPILED_FUNCTIONS
+    )
+
+
 def reset_compiled_functions(model):
     """Makes the next `fit`, `evaluate` or `predict` trace its step again.
 
@@ -198,7 +224,7 @@ def reset_compiled_functions(model):
     layers change (in place), a traced function would still run the old
     computation.
     """
-    for name in ("train_function", "test_function", "predict_function"):
+    for name in _COMPILED_FUNCTIONS:
         if getattr(model, name, None) is not None:
             setattr(model, name, None)
 

@@ -96,6 +96,26 @@ def test_fit_frame_and_compile_token():
     assert token is not None
 
 
+@pytest.mark.parametrize("loss_scale", [False, True])
+@pytest.mark.parametrize("accumulation_steps", [None, 2])
+def test_train_step_counter_counts_every_train_step(
+    accumulation_steps, loss_scale
+):
+    optimizer = keras.optimizers.SGD(
+        gradient_accumulation_steps=accumulation_steps
+    )
+    if loss_scale:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=2, verbose=0)
+    counter = _compat.train_step_counter(model.optimizer)
+    assert any(v is counter for v in model.optimizer.variables)
+    assert int(keras.ops.convert_to_numpy(counter)) == 4
+    updates = 4 // (accumulation_steps or 1)
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == updates
+
+
 def test_sync_jax_fit_state_makes_a_mid_epoch_assignment_land():
     # On every backend the assignment must reach the running loop; on JAX
     # this needs the sync (the variable is emptied during the epoch).
@@ -206,9 +226,11 @@ def test_reset_compiled_functions_makes_fit_trace_again():
     model.predict(np.ones((4, 2)), verbose=0)
     assert model.train_function is not None
     assert model.predict_function is not None
+    assert _compat.has_compiled_functions(model)
     _compat.reset_compiled_functions(model)
     assert model.train_function is None
     assert model.predict_function is None
+    assert not _compat.has_compiled_functions(model)
 
 
 def test_serializes_own_layers_tells_plain_graphs_from_subclasses():

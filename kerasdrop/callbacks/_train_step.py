@@ -2,11 +2,13 @@
 
 `DropoutScheduler` binds rates to a model here. While a binding is live, the
 model's train step is wrapped: before the forward pass it computes each
-in-graph rate from the optimizer's `iterations` (the one counter Keras
-advances exactly once per train step, restored by `BackupAndRestore` and
-continued by a later `fit`) and assigns it to the rate variable; after the
-step it adds every bound rate, read back from its variable, to the step's
-logs. Hence:
+in-graph rate from the optimizer's count of train steps (its `iterations`,
+the one counter Keras advances exactly once per train step, restored by
+`BackupAndRestore` and continued by a later `fit`; under gradient
+accumulation, where `iterations` counts updates, the count of steps that
+Keras's learning-rate schedules read) and assigns it to the rate variable;
+after the step it adds every bound rate, read back from its variable, to
+the step's logs. Hence:
 
 - a layer called several times in a step (`TimeDistributed`, a layer shared
   by two branches) uses one rate per step, the schedule's;
@@ -137,9 +139,15 @@ def release(model):
         model.train_function = binding.plain_function
 
 
-def _made_for(model, targets):
-    """What a scheduled train function depends on, compared by identity."""
-    return [model.optimizer, _compat.compile_token(model)] + [
+def _made_for(model, plain_function, targets):
+    """What a scheduled train function depends on, compared by identity.
+
+    It is traced from the same layers as the model's own train function, so
+    it is as current as that one: when Keras's is made again (after
+    `compile`, or after `make_schedulable` converted layers in place and
+    dropped the traced functions of every model holding them), so is this.
+    """
+    return [model.optimizer, _compat.compile_token(model), plain_function] + [
         part for target in targets for part in target
     ]
 
@@ -155,10 +163,10 @@ def _same(made_for, other):
 
 def _install(model, binding):
     targets = binding.targets()
-    made_for = _made_for(model, targets)
     current = model.train_function
     if binding.function is None or current is not binding.function:
         binding.plain_function = current
+    made_for = _made_for(model, binding.plain_function, targets)
     if _same(made_for, binding.made_for):
         model.train_function = binding.function
         return
@@ -211,7 +219,7 @@ def _wrap_train_step(model, original, targets):
             trainable, non_trainable, optimizer_variables, metrics = state
             variables = model.non_trainable_variables
             index = {id(v): i for i, v in enumerate(variables)}
-            step = optimizer_variables[_iterations_index(model)]
+            step = optimizer_variables[_counter_index(model)]
             non_trainable = list(non_trainable)
             rates = {}
             for target in targets:
@@ -226,7 +234,8 @@ def _wrap_train_step(model, original, targets):
     else:
 
         def train_step(data):
-            step = ops.convert_to_tensor(model.optimizer.iterations)
+            counter = _compat.train_step_counter(model.optimizer)
+            step = ops.convert_to_tensor(counter)
             rates = {}
             for target in targets:
                 if target.schedule is not None:
@@ -238,12 +247,13 @@ def _wrap_train_step(model, original, targets):
     return train_step
 
 
-def _iterations_index(model):
-    iterations = model.optimizer.iterations
+def _counter_index(model):
+    counter = _compat.train_step_counter(model.optimizer)
     for i, variable in enumerate(model.optimizer.variables):
-        if variable is iterations:
+        if variable is counter:
             return i
     raise ValueError(
-        "DropoutScheduler could not find the optimizer's `iterations` among "
-        f"its variables (optimizer: {type(model.optimizer).__name__})."
+        "DropoutScheduler could not find the optimizer's count of train "
+        "steps among its variables (optimizer: "
+        f"{type(model.optimizer).__name__})."
     )

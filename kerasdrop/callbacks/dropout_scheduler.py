@@ -8,6 +8,7 @@ import warnings
 import keras
 from keras import ops
 
+from kerasdrop import _compat
 from kerasdrop import schedules as schedules_lib
 from kerasdrop.callbacks import _train_step
 from kerasdrop.layers.rates import assign_rate
@@ -19,8 +20,9 @@ from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
 _UNITS = ("epoch", "batch")
 
 # One rate the callback drives. `in_graph`: computed inside the compiled
-# train step from the optimizer's iterations, rather than assigned from
-# Python. `base`: what a relative schedule multiplies (1 otherwise).
+# train step from the optimizer's count of train steps, rather than
+# assigned from Python. `base`: what a relative schedule multiplies (1
+# otherwise).
 _Target = collections.namedtuple(
     "_Target", ["key", "variable", "schedule", "in_graph", "base"]
 )
@@ -88,13 +90,16 @@ class DropoutScheduler(keras.callbacks.Callback):
 
     Each step of a schedule is an epoch (`unit="epoch"`) or a training step
     (`unit="batch"`), counted as Keras counts them: the epoch index, or the
-    optimizer's `iterations`. So `initial_epoch`, a later `fit` and a run
-    resumed by `keras.callbacks.BackupAndRestore` continue the schedule
-    where it was, like Keras's learning-rate schedules.
+    optimizer's count of train steps (its `iterations`; under gradient
+    accumulation, where `iterations` counts weight updates, still the train
+    steps, which Keras's learning-rate schedules also read). So
+    `initial_epoch`, a later `fit` and a run resumed by
+    `keras.callbacks.BackupAndRestore` continue the schedule where it was,
+    like Keras's learning-rate schedules.
 
     With `unit="batch"`, kerasdrop's own schedules are computed inside the
-    compiled train step, from the optimizer's `iterations`, once per step
-    and before the forward pass: there is no work in Python between
+    compiled train step, from the optimizer's count of train steps, once
+    per step and before the forward pass: there is no work in Python between
     batches, rates also change between the steps of one execution when
     `steps_per_execution > 1`, and a layer called several times in a step
     (inside `TimeDistributed`, or shared by two branches) uses one rate.
@@ -302,9 +307,9 @@ class DropoutScheduler(keras.callbacks.Callback):
             for t in self._targets
         ]
 
-    def _iterations(self):
-        iterations = self.model.optimizer.iterations
-        return int(ops.convert_to_numpy(iterations))
+    def _train_steps(self):
+        counter = _compat.train_step_counter(self.model.optimizer)
+        return int(ops.convert_to_numpy(counter))
 
     def _assign(self, step, targets):
         """Computes and assigns rates from Python, all checked first."""
@@ -355,7 +360,7 @@ class DropoutScheduler(keras.callbacks.Callback):
         if self.unit == "epoch":
             self._report(epoch, self._assign(epoch, self._targets))
             return
-        self._epoch_start_step = self._iterations()
+        self._epoch_start_step = self._train_steps()
         if self.verbose:
             step = self._epoch_start_step
             values = {

@@ -7,7 +7,13 @@ Keras's layer, built at rate 0, has none) is created. The kerasdrop classes
 take the same arguments, under the same names, as the Keras classes they
 replace, and compute the same thing at inference (the identity), so the
 model's weights and inference outputs are unchanged.
+
+The steps a model traced before one of its layers changed in place are
+stale: `retrace_models_holding` makes every model that holds a changed layer
+trace its steps again.
 """
+
+import gc
 
 import keras
 
@@ -70,3 +76,35 @@ def convert_in_place(layer):
             layer.data_format = "channels_last"
         layer.supports_masking = True
     return layer
+
+
+def retrace_models_holding(layers):
+    """Drops the traced functions of every model that holds one of `layers`.
+
+    A traced `fit`, `evaluate` or `predict` step keeps what it traced: the
+    float rate of a Keras dropout layer, the computation of the layer's old
+    class. A layer changed in place is held by the model it was changed
+    through, by the models nested in it and by any other model that shares
+    it (an inner model called by two outer models), and each of them may
+    have traced it. Keras keeps no link from a layer to the models that
+    hold it, and a model may have been fitted without kerasdrop ever seeing
+    it, so this looks at every live model once (the garbage collector lists
+    them) and makes those that hold a changed layer trace again on their
+    next call. A `DropoutScheduler`'s scheduled train function follows the
+    model's own (see `kerasdrop/callbacks/_train_step.py`).
+
+    Args:
+        layers: The layers that changed in place.
+    """
+    changed = {id(layer) for layer in layers}
+    if not changed:
+        return
+    for candidate in gc.get_objects():
+        # `type()`, not `isinstance()`: it reads no attribute of the objects
+        # it skips (lazy modules, proxies).
+        if not issubclass(type(candidate), keras.Model):
+            continue
+        if _compat.has_compiled_functions(candidate) and any(
+            id(layer) in changed for layer in _compat.flatten_layers(candidate)
+        ):
+            _compat.reset_compiled_functions(candidate)

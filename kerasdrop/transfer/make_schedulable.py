@@ -341,9 +341,10 @@ def make_schedulable(model, layers=None, rates_from=None):
     the attention and recurrent layers keep Keras's inference computation),
     except for a `GRU` built with `recurrent_dropout`: Keras then steps gate
     by gate, the variational GRU takes the fused step (equal to rounding).
-    The model's traced `fit`/`predict` functions are dropped, so its next
-    call traces the converted layers. Converting a converted model changes
-    nothing.
+    Every model that holds a converted layer (this one, the models nested
+    in it, and any other model that shares them) drops its traced
+    `fit`/`evaluate`/`predict` functions, so its next call traces the
+    converted layers. Converting a converted model changes nothing.
 
     The stochastic depth of `keras.applications`' ConvNeXt (a private
     Keras layer, which the public ConvNeXt constructors never create) is
@@ -454,9 +455,7 @@ def make_schedulable(model, layers=None, rates_from=None):
             "file>)` converts it again with the saved rates.",
             stacklevel=2,
         )
-    for item in [_Found(model, "", None, False)] + found:
-        if isinstance(item.layer, keras.Model):
-            _compat.reset_compiled_functions(item.layer)
+    _in_place.retrace_models_holding([item.layer for item, _ in selected])
     if rates_from is not None:
         _restore_rates(model, rates_from)
     return model

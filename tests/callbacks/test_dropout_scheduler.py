@@ -515,3 +515,33 @@ def test_no_warning_when_every_dropout_is_schedulable():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit(small_model(), [DropoutScheduler(0.1)], 1)
+
+
+@pytest.mark.filterwarnings("ignore:DropoutScheduler cannot change")
+def test_conversion_between_fits_retraces_the_scheduled_step():
+    # The first fit traces the scheduled step with Keras's Dropout "b" in
+    # it, its rate frozen: converting "b" must make the next fit with the
+    # same scheduler, and the same driven rates, trace the step again.
+    driven = kerasdrop.ScheduledDropout(0.0, seed=1, name="a")
+    converted = keras.layers.Dropout(0.5, seed=2, name="b")
+    model, _ = zero_fraction_model(
+        lambda inputs: converted(driven(inputs)), with_weights=True
+    )
+    scheduler = DropoutScheduler(0.0, layers=["a"])
+
+    def fit_one_epoch():
+        return model.fit(
+            np.ones((64, 4000), dtype="float32"),
+            np.zeros((64, 1), dtype="float32"),
+            batch_size=16,
+            callbacks=[scheduler],
+            verbose=0,
+        ).history
+
+    # 256,000 draws per epoch: the fraction's standard deviation is 0.001.
+    assert fit_one_epoch()["loss"] == [pytest.approx(0.5, abs=0.01)]
+    kerasdrop.make_schedulable(model)
+    converted.rate = 0.2
+    history = fit_one_epoch()
+    assert history["loss"] == [pytest.approx(0.2, abs=0.01)]
+    assert history["a/rate"] == [0.0]

@@ -18,6 +18,7 @@ from kerasdrop import schedules
 from kerasdrop.callbacks import DropoutScheduler
 from kerasdrop.callbacks.dropout_scheduler import find_rates
 from tests.fit_probes import ZeroFraction
+from tests.fit_probes import record_zero_fraction
 from tests.fit_probes import zero_fraction_model
 
 ONES = np.ones((64, 4000), dtype="float32")
@@ -203,6 +204,61 @@ def test_a_layer_called_several_times_per_step_takes_one_step(
     # Steps 0-7 at 0, 0.1, ..., 0.7: every call of a step at its rate.
     np.testing.assert_allclose(logs.values, np.arange(8) * 0.1, atol=1e-6)
     np.testing.assert_allclose(history.history["loss"], [0.15, 0.55], atol=0.01)
+
+
+class DroppedEachBatch(keras.callbacks.Callback):
+    """Per batch: the rate the step logged and the fraction it dropped."""
+
+    def __init__(self, key, zero_fraction):
+        super().__init__()
+        self.key, self.zero_fraction = key, zero_fraction
+        self.rates, self.dropped = [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.model  # noqa: B018  (JAX writes the step's state back.)
+        self.rates.append(float(logs[self.key]))
+        dropped = keras.ops.convert_to_numpy(self.zero_fraction)
+        self.dropped.append(float(dropped))
+
+
+STEP_TENTHS = [0.1 * step for step in range(8)]
+
+
+@pytest.mark.parametrize(
+    "schedule, unit, expected",
+    [
+        (schedules.Linear(0.0, 0.7, 7), "batch", STEP_TENTHS),
+        (lambda step: 0.1 * step, "batch", STEP_TENTHS),
+        (keras.optimizers.schedules.PolynomialDecay(0.0, 7, 0.7), "batch",
+         STEP_TENTHS),
+        (schedules.Linear(0.2, 0.6, 1), "epoch", [0.2] * 4 + [0.6] * 4),
+        (lambda epoch: 0.2 + 0.4 * epoch, "epoch", [0.2] * 4 + [0.6] * 4),
+    ],
+    ids=["in-graph-per-batch", "callable-per-batch",
+         "keras-schedule-per-batch", "in-graph-per-epoch",
+         "callable-per-epoch"],
+)  # fmt: skip
+def test_gradient_accumulation_counts_train_steps(schedule, unit, expected):
+    """One clock under gradient accumulation: the train step.
+
+    With `gradient_accumulation_steps=2` the optimizer updates the weights
+    every second step and its `iterations` counts updates; a schedule's step
+    is still the train step (each with masks of its own), the count Keras's
+    learning-rate schedules read, for every kind of schedule.
+    """
+    model, layer = probe(0.0)
+    zero_fraction = record_zero_fraction(layer)
+    optimizer = keras.optimizers.SGD(gradient_accumulation_steps=2)
+    model.compile(optimizer=optimizer, loss="mae")
+    recorder = DroppedEachBatch("dropout/rate", zero_fraction)
+    fit(model, [DropoutScheduler(schedule, unit=unit), recorder], epochs=2)
+    # 8 train steps, 4 updates.
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 4
+    # Logged as the float32 numbers the variable holds.
+    np.testing.assert_allclose(recorder.rates, expected, atol=1e-6)
+    # 64,000 draws per step: the fraction's standard deviation is below
+    # 0.002, and the masks follow the logged rate.
+    np.testing.assert_allclose(recorder.dropped, recorder.rates, atol=0.015)
 
 
 class Block(keras.layers.Layer):

@@ -9,6 +9,7 @@ import kerasdrop
 from kerasdrop.callbacks import DropoutScheduler
 from tests.fit_probes import ReadEachEpoch
 from tests.fit_probes import record_zero_fraction
+from tests.fit_probes import zero_fraction_model
 
 
 def _numpy(x):
@@ -619,6 +620,43 @@ def test_converted_model_that_already_trained_follows_the_schedule():
     zeros = _zero_fraction_fit(model, "dropout", dropout, [0.1, 0.8], x, y)
     # 32,000 draws: standard deviation of the fraction below 0.003.
     np.testing.assert_allclose(zeros, [0.1, 0.8], atol=0.02)
+
+
+@pytest.mark.filterwarnings("ignore:DropoutScheduler cannot change")
+@pytest.mark.parametrize("scheduled", [False, True], ids=["plain", "scheduled"])
+def test_conversion_retraces_every_model_that_shares_the_layers(scheduled):
+    # An inner model called by two outer models: converting it through one
+    # must make the other, which traced its steps with Keras's Dropout, trace
+    # them again, whether it was fitted plainly or with a DropoutScheduler
+    # (whose own train function is cached for the next fit).
+    inputs = keras.Input((4000,))
+    dropout = keras.layers.Dropout(0.5, seed=2, name="dropout")
+    inner = keras.Model(inputs, dropout(inputs), name="inner")
+    other = kerasdrop.ScheduledDropout(0.0, seed=4, name="other")
+    model_a, _ = zero_fraction_model(inner, with_weights=True)
+    model_b, _ = zero_fraction_model(
+        lambda x: other(inner(x)), with_weights=True
+    )
+    callbacks = [DropoutScheduler(0.0, layers=["other"])] if scheduled else []
+    ones, zeros = np.ones((64, 4000), "float32"), np.zeros((64, 1), "float32")
+
+    def loss(model, callbacks=()):
+        history = model.fit(
+            ones, zeros, batch_size=16, callbacks=list(callbacks), verbose=0
+        )
+        return history.history["loss"][0]
+
+    # 256,000 draws per epoch: the fraction's standard deviation is 0.001.
+    assert loss(model_b, callbacks) == pytest.approx(0.5, abs=0.01)
+    model_b.evaluate(ones, zeros, verbose=0)
+    model_b.predict(ones, verbose=0)
+    kerasdrop.make_schedulable(model_a)
+    assert type(dropout) is kerasdrop.ScheduledDropout
+    for name in ("train_function", "test_function", "predict_function"):
+        assert getattr(model_b, name) is None, name
+    dropout.rate = 0.2
+    assert loss(model_b, callbacks) == pytest.approx(0.2, abs=0.01)
+    assert loss(model_a) == pytest.approx(0.2, abs=0.01)
 
 
 EFFICIENTNET_RATES = {
