@@ -233,10 +233,12 @@ def rnn_loop(step_function, inputs, initial_states, **kwargs):
 
     `keras.layers.RNN.inner_loop` feeds the loop one tensor of sequences;
     the backend function behind it (private `keras.src.backend.rnn`) also
-    takes a nested structure of `(batch, timesteps, ...)` tensors and hands
-    `step_function(inputs_t, states)` the same structure at each step, with
+    takes a tuple of `(batch, timesteps, ...)` tensors and hands
+    `step_function(inputs_t, states)` the same tuple at each step, with
     `go_backwards`, `mask`, `unroll` and `return_all_outputs` handled as for
-    a single tensor. Keyword arguments are passed on unchanged.
+    a single tensor. Keep the tuple flat: with `unroll=True` the JAX
+    backend slices only its top level, so a nested list fails there.
+    Keyword arguments are passed on unchanged.
     """
     from keras.src import backend
 
