@@ -160,6 +160,19 @@ def output_layers(model):
     ]
 
 
+def build_at_init(layer):
+    """Marks `layer` built at the end of its `__init__`, as Keras's do.
+
+    Keras's `Dropout`, `GaussianNoise`, ... call `Layer._build_at_init()`:
+    a layer with nothing shape-dependent to create is built at once (so
+    `stateless_call` works on a fresh layer), unless a subclass overrides
+    `build`, which then runs on the first call as usual. It also runs the
+    backend's post-build step (PyTorch tracks the variables there) and
+    locks the layer's state, as `build` would.
+    """
+    layer._build_at_init()
+
+
 @contextlib.contextmanager
 def unlocked_state(layer):
     """Lets a built layer create new state (variables, seed generators).
