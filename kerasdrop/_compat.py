@@ -176,6 +176,19 @@ def output_layers(model):
     ]
 
 
+def build_at_init(layer):
+    """Marks `layer` built at the end of its `__init__`, as Keras's do.
+
+    Keras's `Dropout`, `GaussianNoise`, ... call `Layer._build_at_init()`:
+    a layer with nothing shape-dependent to create is built at once (so
+    `stateless_call` works on a fresh layer), unless a subclass overrides
+    `build`, which then runs on the first call as usual. It also runs the
+    backend's post-build step (PyTorch tracks the variables there) and
+    locks the layer's state, as `build` would.
+    """
+    layer._build_at_init()
+
+
 @contextlib.contextmanager
 def unlocked_state(layer):
     """Lets a built layer create new state (variables, seed generators).
@@ -259,10 +272,12 @@ def rnn_loop(step_function, inputs, initial_states, **kwargs):
 
     `keras.layers.RNN.inner_loop` feeds the loop one tensor of sequences;
     the backend function behind it (private `keras.src.backend.rnn`) also
-    takes a nested structure of `(batch, timesteps, ...)` tensors and hands
-    `step_function(inputs_t, states)` the same structure at each step, with
+    takes a tuple of `(batch, timesteps, ...)` tensors and hands
+    `step_function(inputs_t, states)` the same tuple at each step, with
     `go_backwards`, `mask`, `unroll` and `return_all_outputs` handled as for
-    a single tensor. Keyword arguments are passed on unchanged.
+    a single tensor. Keep the tuple flat: with `unroll=True` the JAX
+    backend slices only its top level, so a nested list fails there.
+    Keyword arguments are passed on unchanged.
     """
     from keras.src import backend
 

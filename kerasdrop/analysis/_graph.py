@@ -270,8 +270,25 @@ def compile_inference(model, example):
     return model.predict_on_batch
 
 
-def count_rows(x):
-    return int(keras.tree.flatten(x)[0].shape[0])
+def count_rows(x, name="x"):
+    """The number of rows of `x`, which every array of it must share."""
+    leaves = keras.tree.flatten(x)
+    shapes = [tuple(getattr(leaf, "shape", ())) for leaf in leaves]
+    if not leaves or any(not shape for shape in shapes):
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected an "
+            "array (or a structure of arrays) with rows first. Received: "
+            f"{name} with shapes {shapes}"
+        )
+    rows = [shape[0] for shape in shapes]
+    if len(set(rows)) > 1:
+        shapes = keras.tree.map_structure(lambda leaf: tuple(leaf.shape), x)
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected arrays "
+            "with the same number of rows. Received: arrays of shapes "
+            f"{shapes}"
+        )
+    return int(rows[0])
 
 
 def validate_positive_int(value, name, allow_none=False):

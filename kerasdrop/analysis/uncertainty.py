@@ -37,8 +37,13 @@ from kerasdrop.analysis import _graph
 _SUM_TOLERANCE = 1e-2
 
 
-def _probabilities(array, name, min_rank):
-    """Validates class probabilities on the last axis, as float64."""
+def _probabilities(array, name, min_rank, first_axis="row"):
+    """Validates class probabilities on the last axis, as float64.
+
+    The first axis (samples, or rows) and the last (classes) must not be
+    empty: a mean over no samples, or a calibration of no rows, has no
+    value.
+    """
     array = np.asarray(array, dtype="float64")
     if array.ndim < min_rank:
         raise ValueError(
@@ -46,6 +51,13 @@ def _probabilities(array, name, min_rank):
             f"array of rank {min_rank} or more with classes on the last "
             f"axis. Received: {name} of shape {array.shape}"
         )
+    for axis, what in ((0, first_axis), (-1, "class")):
+        if array.shape[axis] == 0:
+            raise ValueError(
+                f"Invalid value received for argument `{name}`. Expected "
+                f"at least one {what}. Received: {name} of shape "
+                f"{array.shape}"
+            )
     if array.size and (
         not np.all(np.isfinite(array))
         or array.min() < 0.0
@@ -95,7 +107,7 @@ def predictive_entropy(samples):
         >>> predictive_entropy(samples).round(4)  # log 2
         array([0.6931])
     """
-    samples = _probabilities(samples, "samples", min_rank=2)
+    samples = _probabilities(samples, "samples", 2, "sample")
     return _entropy(samples.mean(axis=0))
 
 
@@ -115,7 +127,7 @@ def expected_entropy(samples):
         >>> expected_entropy(samples)
         array([0.])
     """
-    samples = _probabilities(samples, "samples", min_rank=2)
+    samples = _probabilities(samples, "samples", 2, "sample")
     return _entropy(samples).mean(axis=0)
 
 
@@ -139,15 +151,45 @@ def mutual_information(samples):
         >>> mutual_information(samples).round(4)
         array([0.6931])
     """
-    samples = _probabilities(samples, "samples", min_rank=2)
+    samples = _probabilities(samples, "samples", 2, "sample")
     information = _entropy(samples.mean(axis=0)) - _entropy(samples).mean(0)
     return np.maximum(information, 0.0)
 
 
 def _labels(labels, probabilities):
+    """Class indices, one per row of `probabilities`, as int64.
+
+    `labels` holds indices (integers, or floats with whole values) from 0
+    to `classes - 1`, or one-hot rows of `classes` entries.
+    """
+    classes = probabilities.shape[-1]
     labels = np.asarray(labels)
+    if labels.dtype == bool:
+        labels = labels.astype("int64")
+    if not np.issubdtype(labels.dtype, np.number):
+        raise ValueError(
+            "Invalid value received for argument `labels`. Expected "
+            "numbers: class indices or one-hot rows. Received: labels of "
+            f"dtype {labels.dtype}"
+        )
     if labels.ndim == probabilities.ndim and labels.shape[-1] > 1:
-        labels = labels.argmax(axis=-1)  # One-hot.
+        if labels.shape[-1] != classes:
+            raise ValueError(
+                "Invalid value received for argument `labels`. Expected "
+                f"one-hot rows of {classes} classes, the last axis of "
+                "`probabilities`. Received: labels of shape "
+                f"{labels.shape}"
+            )
+        one_hot = np.isin(labels, (0, 1)).all(axis=-1)
+        one_hot &= labels.sum(axis=-1) == 1
+        if not one_hot.all():
+            row = labels[~one_hot][0]
+            raise ValueError(
+                "Invalid value received for argument `labels`. Expected "
+                "one-hot rows: one 1 and 0 elsewhere (or class indices). "
+                f"Received: a row {row}"
+            )
+        labels = labels.argmax(axis=-1)
     labels = labels.reshape(labels.shape[: probabilities.ndim - 1])
     if labels.shape != probabilities.shape[:-1]:
         raise ValueError(
@@ -155,6 +197,20 @@ def _labels(labels, probabilities):
             "class index (or one-hot row) per row of `probabilities`, "
             f"{probabilities.shape[:-1]}. Received: labels of shape "
             f"{np.shape(labels)}"
+        )
+    whole = np.isfinite(labels) & (labels == np.round(labels))
+    if not whole.all():
+        raise ValueError(
+            "Invalid value received for argument `labels`. Expected class "
+            "indices, whole numbers. Received: "
+            f"labels={labels[~whole][0]}"
+        )
+    outside = (labels < 0) | (labels >= classes)
+    if outside.any():
+        raise ValueError(
+            "Invalid value received for argument `labels`. Expected class "
+            f"indices from 0 to {classes - 1} ({classes} classes in "
+            f"`probabilities`). Received: labels={labels[outside][0]}"
         )
     return labels.astype("int64")
 
@@ -169,7 +225,9 @@ def calibration_bins(probabilities, labels, num_bins=15):
     Args:
         probabilities: Class probabilities `(rows, classes)`, such as the
             `"mean"` of `mc_predict`.
-        labels: True classes: indices `(rows,)` or one-hot `(rows, classes)`.
+        labels: True classes: indices `(rows,)` from 0 to `classes - 1`
+            (integers, or floats with whole values), or one-hot rows
+            `(rows, classes)`; anything else raises a `ValueError`.
         num_bins: Number of bins.
 
     Returns:
@@ -218,7 +276,9 @@ def expected_calibration_error(probabilities, labels, num_bins=15):
     Args:
         probabilities: Class probabilities `(rows, classes)`, such as the
             `"mean"` of `mc_predict`, or a sigmoid's `(rows, 1)`.
-        labels: True classes: indices `(rows,)` or one-hot `(rows, classes)`.
+        labels: True classes: indices `(rows,)` from 0 to `classes - 1`
+            (integers, or floats with whole values), or one-hot rows
+            `(rows, classes)`; anything else raises a `ValueError`.
         num_bins: Number of bins (15 in Guo et al.).
 
     Returns:
@@ -249,7 +309,8 @@ def reliability_diagram(probabilities, labels, num_bins=10, ax=None):
 
     Args:
         probabilities: Class probabilities `(rows, classes)`.
-        labels: True classes: indices `(rows,)` or one-hot.
+        labels: True classes: indices `(rows,)` or one-hot, as for
+            `calibration_bins`.
         num_bins: Number of confidence bins.
         ax: A matplotlib `Axes` to draw on; a new figure's by default.
 

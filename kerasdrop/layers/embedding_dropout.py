@@ -60,15 +60,19 @@ def embedding_dropout_mask(ids, rate, seed, dtype="float32"):
 
     Args:
         ids: Integer tensor `(batch, ...)`; a sequence is everything a row
-            holds.
+            holds. A sparse tensor (TensorFlow's `SparseTensor`, JAX's
+            `BCOO`) is read as its dense ids, an absent entry as id 0, as
+            `keras.layers.Embedding` reads it; a `tf.RaggedTensor` gives a
+            ragged mask.
         rate: Probability of dropping each distinct id of a sequence (a
             float, a tensor or a variable).
         seed: A `keras.random.SeedGenerator` (or an integer seed).
         dtype: Dtype of the mask.
 
     Returns:
-        A tensor shaped like `ids`: `0` at every occurrence of a dropped id,
-        `1 / (1 - rate)` elsewhere (zeros at rate 1).
+        A tensor shaped like `ids` (dense for sparse ids, ragged for ragged
+        ids): `0` at every occurrence of a dropped id, `1 / (1 - rate)`
+        elsewhere (zeros at rate 1).
 
     Examples:
         >>> ids = np.array([[3, 1, 3, 3], [1, 1, 2, 2]])
@@ -77,7 +81,12 @@ def embedding_dropout_mask(ids, rate, seed, dtype="float32"):
         [[1. 1. 1. 1.]
          [1. 1. 1. 1.]]
     """
-    ids = ops.convert_to_tensor(ids)
+    if _is_ragged(ids):
+        # Padded with id 0: a padding position shares the noise of any
+        # real id 0 of its row and changes no other id's draw.
+        mask = embedding_dropout_mask(ids.to_tensor(), rate, seed, dtype)
+        return type(ids).from_tensor(mask, lengths=ids.nested_row_lengths())
+    ids = ops.convert_to_tensor(ids, sparse=False)
     shape = ops.shape(ids)
     rows = ops.reshape(ids, (shape[0], -1))
     noise = keras.random.uniform(ops.shape(rows), seed=seed, dtype="float32")
@@ -86,6 +95,14 @@ def embedding_dropout_mask(ids, rate, seed, dtype="float32"):
     keep = ops.cast(ops.greater_equal(noise, rate), "float32")
     mask = keep * ops.divide_no_nan(1.0, 1.0 - rate)
     return ops.cast(ops.reshape(mask, shape), dtype)
+
+
+def _is_ragged(tensor):
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return isinstance(tensor, tf.RaggedTensor)
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
@@ -103,7 +120,14 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
 
     The rate is a variable, as in every kerasdrop layer: `layer.rate = 0.1`
     or `kerasdrop.callbacks.DropoutScheduler` changes it during `fit`
-    without tracing again. The mask costs a sort of each sequence's ids, not
+    without tracing again. It is no weight: the layer saves the variables
+    `keras.layers.Embedding` saves and nothing more, and a `.keras` file
+    keeps the current rate in the config. Ids may be dense, sparse
+    (`tf.SparseTensor`, JAX `BCOO`: an absent entry is id 0, as for
+    `Embedding`) or a `tf.RaggedTensor`; a quantized layer drops words too.
+    A model's `.weights.h5` file is keyed by layer class in Keras 3, so
+    move a whole model's weights between the two with `get_weights()` and
+    `set_weights()`. The mask costs a sort of each sequence's ids, not
     a draw per word of the vocabulary.
 
     Reference: Gal and Ghahramani, 2016, "A Theoretically Grounded
@@ -164,7 +188,15 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
             self.set_weights(weights)
 
     def call(self, inputs, training=False):
-        outputs = super().call(inputs)
+        return self._drop_words(inputs, super().call(inputs), training)
+
+    def quantized_call(self, inputs, training=False):
+        # A quantized layer (`dtype="int8_from_float32"`, `quantize()`) is
+        # called through here, not through `call`.
+        outputs = super().quantized_call(inputs)
+        return self._drop_words(inputs, outputs, training)
+
+    def _drop_words(self, inputs, outputs, training):
         if not training:
             return outputs
         mask = embedding_dropout_mask(
@@ -178,26 +210,26 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
     def compute_output_spec(self, inputs, training=False):
         return super().compute_output_spec(inputs)
 
-    def _dropout_state(self):
-        """The rate variables, in a fixed order."""
-        return list(self.dropout_rates.values())
-
-    # Embedding saves only its own weights (by position, for quantization);
-    # the rate and its state are appended after them.
-    def save_own_variables(self, store):
-        own = {}
-        super().save_own_variables(own)
-        for key, value in own.items():
-            store[key] = value
-        for index, variable in enumerate(self._dropout_state(), len(own)):
-            store[str(index)] = variable
+    # The variable store holds what `keras.layers.Embedding` saves and
+    # nothing more, so the weights files of the two are the same. The rate
+    # is no weight (nor is the rate of Keras's `Dropout`): a `.keras` file
+    # keeps the current rate in the layer's config.
+    def _check_load_own_variables(self, store):
+        # Keras expects every variable of the layer, the rate included.
+        # Earlier versions of kerasdrop saved the rate after the weights.
+        weights = len(self.weights)
+        if len(store.keys()) not in (
+            weights,
+            weights + len(self.dropout_rates),
+        ):
+            super()._check_load_own_variables(store)
 
     def load_own_variables(self, store):
-        state = self._dropout_state()
-        first = len(store.keys()) - len(state)
         super().load_own_variables(store)
-        for index, variable in enumerate(state, first):
-            variable.assign(store[str(index)])
+        rates = list(self.dropout_rates.values())
+        if len(store.keys()) == len(self.weights) + len(rates):
+            for index, variable in enumerate(rates, len(self.weights)):
+                variable.assign(store[str(index)])
 
     def get_config(self):
         config = {"rate": self.rate, "seed": self.seed}

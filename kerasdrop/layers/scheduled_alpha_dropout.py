@@ -6,6 +6,7 @@ Reference: Klambauer et al., 2017, "Self-Normalizing Neural Networks".
 import keras
 from keras import ops
 
+from kerasdrop import _compat
 from kerasdrop.layers._saving import RebuiltByOwnerState
 from kerasdrop.layers.masks import concrete_noise_shape
 from kerasdrop.layers.masks import validate_noise_shape
@@ -106,6 +107,9 @@ class ScheduledAlphaDropout(RebuiltByOwnerState, RateMixin, keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+        # Built at construction, like its Keras twin (`stateless_call` on a
+        # fresh layer).
+        _compat.build_at_init(self)
 
     def call(self, inputs, training=False):
         if not training:

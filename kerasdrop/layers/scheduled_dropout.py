@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasdrop import _compat
 from kerasdrop.layers._saving import RebuiltByOwnerState
 from kerasdrop.layers.masks import dropout
 from kerasdrop.layers.masks import validate_noise_shape
@@ -79,7 +80,7 @@ class ScheduledDropout(RebuiltByOwnerState, RateMixin, keras.layers.Layer):
         self.supports_masking = True
         # Built at construction, like Keras's Dropout: there is nothing
         # shape-dependent to create, and `stateless_call` needs it.
-        self.built = True
+        _compat.build_at_init(self)
 
     def _get_noise_shape(self, inputs):
         return self.noise_shape

@@ -7,6 +7,7 @@ Networks from Overfitting" (section 10, Gaussian dropout).
 import keras
 from keras import ops
 
+from kerasdrop import _compat
 from kerasdrop.layers._saving import RebuiltByOwnerState
 from kerasdrop.layers.rates import Rate
 from kerasdrop.layers.rates import RateMixin
@@ -91,6 +92,9 @@ class ScheduledGaussianDropout(
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+        # Built at construction, like its Keras twin (`stateless_call` on a
+        # fresh layer).
+        _compat.build_at_init(self)
 
     def call(self, inputs, training=False):
         if not training:

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from kerasdrop import _compat
 from kerasdrop.layers._saving import RebuiltByOwnerState
 from kerasdrop.layers.rates import Rate
 from kerasdrop.layers.rates import RateMixin
@@ -76,6 +77,9 @@ class ScheduledGaussianNoise(
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
+        # Built at construction, like its Keras twin (`stateless_call` on a
+        # fresh layer).
+        _compat.build_at_init(self)
 
     def call(self, inputs, training=False):
         if not training:

@@ -144,7 +144,9 @@ class ZoneoutRNN(WrappedCellRNN):
     mask at each step); on TensorFlow one seed per step, from which each
     step draws its own masks, a draw the loop runs ahead of the recurrent
     computation (`_compat.draws_masks_in_loop`). The loop runs time-major,
-    the layout the masks are drawn in, so they are never transposed.
+    the layout the masks are drawn in, so they are never transposed. The
+    loop is fed a flat tuple `(sequences, *per_step)`: Keras's unrolled
+    JAX loop slices only the top level of its inputs' structure.
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -155,24 +157,24 @@ class ZoneoutRNN(WrappedCellRNN):
         batch_size, timesteps = ops.shape(sequences)[:2]
         if _compat.draws_masks_in_loop():
             seeds = _compat.step_seeds(timesteps, self.cell.seed_generator)
-            per_step = ops.expand_dims(seeds, 1)  # (timesteps, 1, 2)
+            per_step = [ops.expand_dims(seeds, 1)]  # (timesteps, 1, 2)
             thresholds = self.cell._keep_thresholds()
 
-            def step_keep(step_seed, step_inputs):
+            def step_keep(step_extra, step_inputs):
                 return self.cell._keep_masks(
                     ops.shape(step_inputs)[:1],
-                    seed=step_seed[0],
+                    seed=step_extra[0][0],
                     thresholds=thresholds,
                 )
 
         else:
             per_step = self.cell._draw_step_masks(batch_size, timesteps)
 
-            def step_keep(keep, step_inputs):
-                return keep
+            def step_keep(step_extra, step_inputs):
+                return list(step_extra)
 
         def step(inputs, states):
-            step_inputs, step_extra = inputs
+            step_inputs, *step_extra = inputs
             if keras.backend.backend() == "torch" and self.stateful:
                 # As in `keras.layers.RNN`: no in-place change of a state
                 # that autograd still needs.
@@ -189,7 +191,7 @@ class ZoneoutRNN(WrappedCellRNN):
             mask = _swap_batch_and_time(mask)
         last_output, outputs, states = _compat.rnn_loop(
             step,
-            (_swap_batch_and_time(sequences), per_step),
+            (_swap_batch_and_time(sequences), *per_step),
             initial_state,
             go_backwards=self.go_backwards,
             mask=mask,

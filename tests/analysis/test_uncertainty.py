@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -167,3 +168,89 @@ def test_bad_inputs_raise(call, fragment):
     with pytest.raises(ValueError) as info:
         call()
     assert fragment in str(info.value)
+
+
+THREE_CLASSES = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]]
+
+
+@pytest.mark.parametrize(
+    "function", [expected_calibration_error, calibration_bins]
+)
+@pytest.mark.parametrize(
+    "labels, fragments",
+    [
+        ([5, 0], ["`labels`", "0 to 2", "5"]),
+        ([-1, 0], ["`labels`", "0 to 2", "-1"]),
+        ([0.7, 1], ["`labels`", "whole", "0.7"]),
+        ([float("nan"), 1], ["`labels`", "whole", "nan"]),
+        (["a", "b"], ["`labels`", "numbers"]),
+        (np.eye(4)[[0, 1]], ["`labels`", "3 classes", "(2, 4)"]),
+        ([[1, 1, 0], [0, 1, 0]], ["`labels`", "one-hot", "[1 1 0]"]),
+        ([[0, 0, 0], [0, 1, 0]], ["`labels`", "one-hot", "[0 0 0]"]),
+    ],
+)
+def test_labels_that_name_no_class_raise(function, labels, fragments):
+    # Each was a silent number: an index out of range or truncated, a
+    # one-hot row of another class count or with no single class.
+    with pytest.raises(ValueError) as info:
+        function(THREE_CLASSES, labels)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+
+
+def test_labels_as_whole_floats_and_one_hot_rows_are_accepted():
+    indices = expected_calibration_error(THREE_CLASSES, [0, 2], 2)
+    assert expected_calibration_error(THREE_CLASSES, [0.0, 2.0], 2) == indices
+    one_hot = expected_calibration_error(THREE_CLASSES, np.eye(3)[[0, 2]], 2)
+    assert one_hot == indices
+    # A sigmoid's probabilities are two classes: indices 0 and 1.
+    sigmoid = [[0.2], [0.9]]
+    assert expected_calibration_error(sigmoid, np.eye(2)[[0, 1]]) == (
+        expected_calibration_error(sigmoid, [0, 1])
+    )
+    with pytest.raises(ValueError, match="0 to 1"):
+        expected_calibration_error(sigmoid, [0, 2])
+
+
+@pytest.mark.parametrize(
+    "call, fragments",
+    [
+        (
+            lambda: predictive_entropy(np.zeros((0, 2, 3))),
+            ["`samples`", "at least one sample", "(0, 2, 3)"],
+        ),
+        (
+            lambda: expected_entropy(np.zeros((0, 2, 3))),
+            ["`samples`", "at least one sample"],
+        ),
+        (
+            lambda: mutual_information(np.zeros((0, 2, 3))),
+            ["`samples`", "at least one sample"],
+        ),
+        (
+            lambda: predictive_entropy(np.zeros((2, 2, 0))),
+            ["`samples`", "at least one class", "(2, 2, 0)"],
+        ),
+        (
+            lambda: expected_calibration_error(np.zeros((0, 3)), []),
+            ["`probabilities`", "at least one row", "(0, 3)"],
+        ),
+        (
+            lambda: calibration_bins(np.zeros((0, 3)), []),
+            ["`probabilities`", "at least one row"],
+        ),
+        (
+            lambda: expected_calibration_error(np.zeros((2, 0)), [0, 0]),
+            ["`probabilities`", "at least one class"],
+        ),
+    ],
+)
+def test_empty_inputs_raise(call, fragments):
+    # Were NaN with NumPy warnings, 0.0 (a "perfect" calibration of no
+    # rows) or NumPy's own error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError) as info:
+            call()
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)

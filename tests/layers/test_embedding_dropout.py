@@ -208,3 +208,146 @@ def test_mc_predict_switches_it_on():
 def test_invalid_rate_raises(rate, error):
     with pytest.raises(error, match="rate"):
         kerasdrop.EmbeddingDropout(10, 2, rate)
+
+
+def _sparse(ids):
+    """`ids` as the backend's sparse tensor (an absent entry is id 0)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.sparse.from_dense(ids)
+    if keras.backend.backend() == "jax":
+        from jax.experimental import sparse
+
+        return sparse.BCOO.fromdense(ids)
+    pytest.skip("No sparse tensors on this backend.")
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_sparse_ids_embed_as_keras_does_and_drop_as_dense_ids(rate):
+    # Keras's Embedding reads a sparse tensor of ids as the dense ids, an
+    # absent entry as id 0; the same seed then gives the same masks.
+    ids = _ids((64, 10), seed=5)
+    ids[:, ::3] = 0  # Absent from the sparse tensor.
+    keras_layer = keras.layers.Embedding(VOCABULARY, 3)
+    keras_layer.build()
+    keras_layer.set_weights(_layer(0.0).get_weights())
+    dense = _numpy(_layer(rate, seed=2)(ids, training=True))
+    sparse = _numpy(_layer(rate, seed=2)(_sparse(ids), training=True))
+    np.testing.assert_array_equal(sparse, dense)
+    plain = _numpy(keras_layer(_sparse(ids)))
+    np.testing.assert_array_equal(plain, _numpy(keras_layer(ids)))
+    if rate == 0.0:
+        np.testing.assert_array_equal(sparse, plain)
+    else:
+        dropped = sparse[..., 0] == 0
+        assert 0.35 < dropped.mean() < 0.65
+
+
+def _ragged(rows):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("Ragged tensors are TensorFlow's.")
+    import tensorflow as tf
+
+    return tf.ragged.constant(rows)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5])
+def test_ragged_ids_give_ragged_embeddings_that_drop_whole_words(rate):
+    rng = np.random.default_rng(6)
+    rows = [
+        list(rng.integers(1, VOCABULARY, length))
+        for length in rng.integers(1, 12, 64)
+    ]
+    ids = _ragged(rows)
+    keras_layer = keras.layers.Embedding(VOCABULARY, 3)
+    keras_layer.build()
+    keras_layer.set_weights(_layer(0.0).get_weights())
+    out = _layer(rate, seed=2)(ids, training=True)
+    plain = keras_layer(ids)
+    assert type(out) is type(plain)
+    np.testing.assert_array_equal(
+        _numpy(out.row_lengths()), [len(row) for row in rows]
+    )
+    # The words of each sequence are masked as in the sequence padded with
+    # id 0 (what `to_tensor()` gives), under the same seed.
+    padded = _numpy(_layer(rate, seed=2)(ids.to_tensor(), training=True))
+    np.testing.assert_array_equal(_numpy(out.to_tensor()), padded * (
+        _numpy(ids.to_tensor())[..., None] > 0
+    ))  # fmt: skip
+    if rate == 0.0:
+        np.testing.assert_array_equal(_numpy(out.flat_values), _numpy(
+            plain.flat_values
+        ))  # fmt: skip
+    else:
+        factors = _numpy(out.flat_values)[:, 0] / (_numpy(ids.flat_values) + 1)
+        assert set(np.unique(factors.round(6))) == {0.0, 2.0}
+
+
+@pytest.mark.parametrize("how", ["dtype", "quantize"])
+def test_quantized_layer_drops_whole_words_in_training(how):
+    # A quantized layer runs `quantized_call`, not `call`: the dropout must
+    # apply there too.
+    if how == "dtype":
+        layer = kerasdrop.EmbeddingDropout(
+            VOCABULARY, 3, 0.5, seed=3, dtype="int8_from_float32"
+        )
+        layer.build()  # Quantized variables, zero until set.
+        source = _layer(0.0)
+        source.quantize("int8", type_check=False)
+        layer.set_weights(source.get_weights())
+    else:
+        layer = _layer(0.5, seed=3)
+        layer.quantize("int8", type_check=False)
+    assert layer.quantization_mode == "int8"
+    ids = _ids((200, 20), seed=7)
+    plain = _numpy(layer(ids))
+    out = _numpy(layer(ids, training=True))
+    nonzero = np.abs(plain[..., 0]) > 1e-3
+    factors = out[..., 0][nonzero] / plain[..., 0][nonzero]
+    np.testing.assert_allclose(
+        np.sort(np.unique(factors.round(4))), [0.0, 2.0], atol=1e-3
+    )
+    pairs = [
+        out[r, ids[r] == word, 0][0] == 0
+        for r in range(len(ids))
+        for word in np.unique(ids[r][nonzero[r]])
+    ]
+    # About 2000 (sequence, word) pairs: standard error about 0.011.
+    assert abs(np.mean(pairs) - 0.5) < 0.05
+
+
+def test_variable_store_is_keras_embeddings(tmp_path):
+    # A drop-in: the same variables saved, both ways. The rate is no weight
+    # (as Keras's Dropout rate): it stays as the layer has it, and a
+    # `.keras` file keeps it in the config.
+    ids = _ids((5, 6))
+    keras_layer = keras.layers.Embedding(VOCABULARY, 3)
+    keras_layer.build()
+    ours = kerasdrop.EmbeddingDropout(VOCABULARY, 3, 0.25)
+    ours.build()
+    ours.rate = 0.4
+    store = {}
+    keras_layer.save_own_variables(store)
+    ours.load_own_variables(store)
+    np.testing.assert_array_equal(_numpy(ours(ids)), _numpy(keras_layer(ids)))
+    assert ours.rate == pytest.approx(0.4)
+    back = keras.layers.Embedding(VOCABULARY, 3)
+    back.build()
+    store = {}
+    ours.save_own_variables(store)
+    assert len(store) == 1
+    back.load_own_variables(store)
+    np.testing.assert_array_equal(_numpy(back(ids)), _numpy(keras_layer(ids)))
+
+
+def test_variables_saved_with_the_rate_after_them_still_load():
+    # Earlier versions stored the embeddings, then the rate.
+    old = _layer(0.3, seed=1)
+    store = {"0": old.embeddings, "1": old.dropout_rates["rate"]}
+    new = kerasdrop.EmbeddingDropout(VOCABULARY, 3, 0.1)
+    new.build()
+    new.load_own_variables(store)
+    assert new.rate == pytest.approx(0.3)
+    ids = _ids((5, 6))
+    np.testing.assert_array_equal(_numpy(new(ids)), _numpy(old(ids)))

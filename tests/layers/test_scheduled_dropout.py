@@ -352,6 +352,71 @@ def test_stateless_call_on_a_fresh_layer_returns_the_new_seed_state(
 
 
 @pytest.mark.parametrize(
+    "factory, twin",
+    [
+        (
+            lambda: kerasdrop.ScheduledGaussianDropout(0.5, seed=1),
+            lambda: keras.layers.GaussianDropout(0.5, seed=1),
+        ),
+        (
+            lambda: kerasdrop.ScheduledGaussianNoise(0.5, seed=1),
+            lambda: keras.layers.GaussianNoise(0.5, seed=1),
+        ),
+        (
+            lambda: kerasdrop.ScheduledAlphaDropout(0.5, seed=1),
+            lambda: keras.layers.AlphaDropout(0.5, seed=1),
+        ),
+    ],
+    ids=["gaussian_dropout", "gaussian_noise", "alpha_dropout"],
+)
+def test_noise_layers_are_built_at_construction_like_their_keras_twins(
+    factory, twin
+):
+    layer = factory()
+    assert twin().built
+    assert layer.built
+    x = np.ones((16, 6), dtype="float32")
+    values = [v.value for v in layer.non_trainable_variables]
+    outputs, new_values = layer.stateless_call([], values, x, training=True)
+    assert _numpy(outputs).shape == x.shape
+    assert not np.array_equal(_numpy(outputs), x)
+    moved = [
+        not np.array_equal(ops.convert_to_numpy(old), ops.convert_to_numpy(new))
+        for old, new in zip(values, new_values)
+    ]
+    # Only the seed state moves on.
+    assert sum(moved) == 1
+    inference, _ = layer.stateless_call([], values, x, training=False)
+    np.testing.assert_array_equal(_numpy(inference), x)
+
+
+def test_subclass_that_overrides_build_is_built_by_its_build():
+    # As Keras's Layer does: an overridden `build` runs on the first call,
+    # so the state it creates exists there.
+    class ScaledDropout(kerasdrop.ScheduledDropout):
+        def build(self, input_shape):
+            self.scale = self.add_weight(
+                shape=(input_shape[-1],), initializer="ones", name="scale"
+            )
+
+        def call(self, inputs, training=False):
+            return super().call(inputs * self.scale, training=training)
+
+    layer = ScaledDropout(0.5, seed=1)
+    assert not layer.built
+    x = np.ones((16, 6), dtype="float32")
+    outputs = _numpy(layer(x, training=True))
+    assert layer.built
+    assert set(np.unique(outputs)) == {0.0, 2.0}
+    assert [v.name for v in layer.trainable_variables] == ["scale"]
+    np.testing.assert_array_equal(_numpy(layer(x)), x)
+    # Keras's Dropout, subclassed the same way, is not built either.
+    assert not type("KerasScaled", (keras.layers.Dropout,), {
+        "build": ScaledDropout.build
+    })(0.5).built  # fmt: skip
+
+
+@pytest.mark.parametrize(
     "cls",
     [
         kerasdrop.ScheduledSpatialDropout1D,

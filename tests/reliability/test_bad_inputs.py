@@ -46,6 +46,13 @@ def _no_rates_model():
     )
 
 
+def _two_input_model():
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    joined = keras.layers.Concatenate()([a, b])
+    dropped = kerasdrop.ScheduledDropout(0.5, seed=0)(joined)
+    return keras.Model({"a": a, "b": b}, keras.layers.Dense(2)(dropped))
+
+
 # (id, callable, error type, strings the message must contain)
 CASES = [
     (
@@ -313,6 +320,16 @@ CASES = [
         lambda: DropoutScheduler(0.1, unit="step"),
         ValueError,
         ["`unit`", "unit='step'"],
+    ),
+    (
+        "mc-predict-rows-differ",
+        lambda: kerasdrop.analysis.mc_predict(
+            _two_input_model(),
+            {"a": np.ones((5, 3), "float32"), "b": np.ones((4, 2), "float32")},
+            num_samples=3,
+        ),
+        ValueError,
+        ["`x`", "same number of rows", "(5, 3)", "(4, 2)"],
     ),
     (
         "monitor-empty-probe",

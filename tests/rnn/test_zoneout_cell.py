@@ -304,22 +304,25 @@ def _gru_step(weights, x_t, h):
     return [z * h + (1 - z) * np.tanh(x_h + r * h_h)]
 
 
+@pytest.mark.parametrize("unroll", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
+def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards, unroll):
     # Unit j of state s keeps its previous value at input step t iff its
     # 16-bit uniform integer is below round(rate * 2**16); the integers of
     # one step are the low and high 16 bits of 32-bit words, side by side.
     # On TensorFlow each step draws its words of shape (batch, half the sum
     # of state sizes) from a seed of its own (one draw of all seeds per
     # call); elsewhere one draw of shape (timesteps, batch, ...) serves all
-    # steps. Replayed here with a fresh seed generator.
+    # steps. Replayed here with a fresh seed generator. An unrolled loop
+    # is fed the same draws.
     units, seed = 4, 9
     options = dict(
         seed=seed,
         return_sequences=True,
         return_state=True,
         go_backwards=go_backwards,
+        unroll=unroll,
     )
     if kind == "lstm":
         layer = kerasdrop.ZoneoutLSTM(
@@ -361,6 +364,40 @@ def test_training_zones_with_one_draw_for_all_steps(kind, go_backwards):
         np.testing.assert_allclose(_numpy(got), want, atol=1e-5)
     # Both outcomes occur, so the check above compares real draws.
     assert 0.1 < np.mean(keep[0]) < 0.6
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_unrolled_layer_zones_as_the_loop_does(kind, masked):
+    # The same seed feeds the unrolled steps the draws of the loop, so both
+    # compute the same sequence; with a padding mask too.
+    def run(unroll):
+        options = dict(seed=11, return_sequences=True, unroll=unroll)
+        if kind == "lstm":
+            layer = kerasdrop.ZoneoutLSTM(
+                16, cell_rate=0.5, hidden_rate=0.3, **options
+            )
+        else:
+            layer = kerasdrop.ZoneoutGRU(16, rate=0.4, **options)
+        layer.build(X.shape)
+        layer.set_weights(weights)
+        return _numpy(layer(X, mask=mask, training=True))
+
+    mask = np.arange(7)[None, :] < np.array([[7], [4], [2]])
+    mask = mask if masked else None
+    reference = (
+        keras.layers.LSTM(16) if kind == "lstm" else keras.layers.GRU(16)
+    )
+    reference.build(X.shape)
+    weights = reference.get_weights()
+    looped, unrolled = run(False), run(True)
+    # Float32 steps of one computation, fused differently: a few ulps.
+    np.testing.assert_allclose(unrolled, looped, rtol=1e-5, atol=1e-6)
+    kept = looped[:, 1:] == looped[:, :-1]
+    if masked:
+        kept = kept[0]  # The one sequence with no padded steps.
+    # Both outcomes occur, so the comparison above compares real draws.
+    assert 0.1 < kept.mean() < 0.6
 
 
 def _mask_statistics(keep_h, keep_c):
