@@ -120,9 +120,9 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
 
     The rate is a variable, as in every kerasdrop layer: `layer.rate = 0.1`
     or `kerasdrop.callbacks.DropoutScheduler` changes it during `fit`
-    without tracing again. It is no weight: the layer saves the variables
-    `keras.layers.Embedding` saves and nothing more, and a `.keras` file
-    keeps the current rate in the config. Ids may be dense, sparse
+    without tracing again. It is saved after the variables
+    `keras.layers.Embedding` saves, and a layer store of `Embedding`'s
+    variables alone loads into it (the rate stays). Ids may be dense, sparse
     (`tf.SparseTensor`, JAX `BCOO`: an absent entry is id 0, as for
     `Embedding`) or a `tf.RaggedTensor`; a quantized layer drops words too.
     A model's `.weights.h5` file is keyed by layer class in Keras 3, so
@@ -210,13 +210,18 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
     def compute_output_spec(self, inputs, training=False):
         return super().compute_output_spec(inputs)
 
-    # The variable store holds what `keras.layers.Embedding` saves and
-    # nothing more, so the weights files of the two are the same. The rate
-    # is no weight (nor is the rate of Keras's `Dropout`): a `.keras` file
-    # keeps the current rate in the layer's config.
+    # Embedding saves its own weights by position (for quantization); the
+    # rates follow them, as every kerasdrop layer saves its rates, so a
+    # weights file or `BackupAndRestore` keeps them. A store of
+    # `keras.layers.Embedding`'s variables alone loads too, leaving the
+    # rates as they are.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        rates = list(self.dropout_rates.values())
+        for index, variable in enumerate(rates, len(self.weights)):
+            store[str(index)] = variable
+
     def _check_load_own_variables(self, store):
-        # Keras expects every variable of the layer, the rate included.
-        # Earlier versions of kerasdrop saved the rate after the weights.
         weights = len(self.weights)
         if len(store.keys()) not in (
             weights,

@@ -317,10 +317,9 @@ def test_quantized_layer_drops_whole_words_in_training(how):
     assert abs(np.mean(pairs) - 0.5) < 0.05
 
 
-def test_variable_store_is_keras_embeddings(tmp_path):
-    # A drop-in: the same variables saved, both ways. The rate is no weight
-    # (as Keras's Dropout rate): it stays as the layer has it, and a
-    # `.keras` file keeps it in the config.
+def test_variable_store_of_keras_embedding_loads():
+    # A drop-in: the variables `keras.layers.Embedding` saves load into it,
+    # and the rate stays as the layer has it.
     ids = _ids((5, 6))
     keras_layer = keras.layers.Embedding(VOCABULARY, 3)
     keras_layer.build()
@@ -332,13 +331,22 @@ def test_variable_store_is_keras_embeddings(tmp_path):
     ours.load_own_variables(store)
     np.testing.assert_array_equal(_numpy(ours(ids)), _numpy(keras_layer(ids)))
     assert ours.rate == pytest.approx(0.4)
-    back = keras.layers.Embedding(VOCABULARY, 3)
-    back.build()
-    store = {}
-    ours.save_own_variables(store)
-    assert len(store) == 1
-    back.load_own_variables(store)
-    np.testing.assert_array_equal(_numpy(back(ids)), _numpy(keras_layer(ids)))
+
+
+def test_weights_file_keeps_the_rate(tmp_path):
+    # As every kerasdrop layer: a weights file (and BackupAndRestore, which
+    # writes one) holds the rate after the embeddings.
+    inputs = keras.Input((6,), dtype="int32")
+    model = keras.Model(inputs, _layer(0.3, seed=1)(inputs))
+    model.layers[-1].rate = 0.45
+    path = str(tmp_path / "model.weights.h5")
+    model.save_weights(path)
+    inputs = keras.Input((6,), dtype="int32")
+    fresh = keras.Model(inputs, _layer(0.3, seed=1)(inputs))
+    fresh.load_weights(path)
+    assert fresh.layers[-1].rate == pytest.approx(0.45)
+    ids = _ids((5, 6))
+    np.testing.assert_array_equal(_numpy(fresh(ids)), _numpy(model(ids)))
 
 
 def test_variables_saved_with_the_rate_after_them_still_load():
