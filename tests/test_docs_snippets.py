@@ -15,12 +15,15 @@ import os
 import re
 import sys
 
+import keras
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md"] + sorted(
     os.path.relpath(path, ROOT)
-    for path in glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True)
+    for path in glob.glob(
+        os.path.join(ROOT, "docs", "**", "*.md"), recursive=True
+    )
 )
 FENCE = re.compile(r"^(?P<indent> *)```(?P<language>[\w-]*)\s*$")
 CONTINUES = "# Continues"
@@ -46,6 +49,11 @@ OFFLINE = (
         "same architecture, untrained",
     ),
 )
+# Blocks that build a model of `keras.applications` are skipped on JAX:
+# there Keras initializes each weight in a compiled call of its own, and
+# building ResNet50 or EfficientNetB0 alone takes 15 to 35 s of CPU. Their
+# code is the same on every backend, and runs on TensorFlow.
+APPLICATIONS = ("EfficientNetB0(", '"resnet50"')
 # Text that means a block needs a network, unless `OFFLINE` replaces it.
 NEEDS_NETWORK = ('"imagenet"', "from_preset(", "http://", "https://")
 
@@ -82,7 +90,9 @@ def _snippets():
     return snippets
 
 
-SNIPPETS = {(page, line): (code, prev) for page, line, code, prev in _snippets()}
+SNIPPETS = {
+    (page, line): (code, prev) for page, line, code, prev in _snippets()
+}
 
 
 def _offline(code):
@@ -104,6 +114,10 @@ def _run(key):
     namespace = dict(_run(previous)) if previous else {"__name__": "__doc__"}
     if re.search(r"^\s*import keras_hub", code, re.MULTILINE):
         pytest.importorskip("keras_hub")
+    if keras.backend.backend() == "jax" and any(
+        name in code for name in APPLICATIONS
+    ):
+        pytest.skip("builds a keras.applications model: slow on JAX")
     code = _offline(code)
     for marker in NEEDS_NETWORK:
         assert marker not in code, (
