@@ -93,3 +93,14 @@ def test_every_test_command_runs_in_parallel():
     assert len(commands) >= 3
     for page, command in commands:
         assert "-n auto" in command, (page, command)
+
+
+def test_formulas_are_math_not_code():
+    # `h_{t-1}` or `2^-16` in a code span shows the LaTeX source; formulas
+    # go in $...$ (arithmatex), which the shipped KaTeX renders.
+    for page in _pages():
+        with open(page, encoding="utf-8") as file:
+            text = re.sub(r"```.*?```", "", file.read(), flags=re.DOTALL)
+        spans = re.findall(r"`[^`\n]+`", text)
+        raw = [span for span in spans if re.search(r"\^|_\{|\\[a-z]+", span)]
+        assert not raw, (os.path.relpath(page, ROOT), raw)
