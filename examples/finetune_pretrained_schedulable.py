@@ -209,12 +209,8 @@ def build_model(args, seed):
 
 
 def built_rates(model):
-    """Each dropout layer's rate as built: layer name -> rate."""
-    rates = kerasdrop.callbacks.dropout_scheduler.find_rates(model)
-    return {
-        name: float(keras.ops.convert_to_numpy(variables["rate"]))
-        for name, variables in rates.items()
-    }
+    """Each dropout rate as built: `"<layer>/rate"` -> rate."""
+    return kerasdrop.find_rates(model)
 
 
 def schedule_for(variant, cutoff):

@@ -300,7 +300,8 @@ def fine_tune(args, classifier, head, variant, data, seed):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    rates = kerasdrop.callbacks.dropout_scheduler.find_rates(model)
+    # Keys are "<layer>/rate"; the scheduler takes the layer part.
+    layers = [key.rpartition("/")[0] for key in kerasdrop.find_rates(model)]
     drop_path = schedules.Linear(
         0.0, args.drop_path_rate, max(args.fine_tune_epochs - 1, 1)
     )
@@ -308,7 +309,7 @@ def fine_tune(args, classifier, head, variant, data, seed):
     scheduler = kerasdrop.callbacks.DropoutScheduler(
         {
             name: drop_path if name.endswith("_drop_path") else last_rate
-            for name in rates
+            for name in layers
         }
     )
     history = model.fit(

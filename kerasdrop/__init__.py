@@ -7,6 +7,7 @@ from kerasdrop import layers
 from kerasdrop import rnn
 from kerasdrop import schedules
 from kerasdrop import transfer
+from kerasdrop.callbacks.dropout_scheduler import find_rates
 from kerasdrop.layers import ConcreteDropout
 from kerasdrop.layers import DropBlock2D
 from kerasdrop.layers import DropPath

@@ -48,4 +48,59 @@ def test_tensorboard_extra_is_what_the_guides_tell_users_to_install():
     extras = setup["options.extras_require"]
     assert "tensorboard" in extras["tensorboard"].split()
     with open(os.path.join(DOCS, "guides", "scheduling.md")) as file:
-        assert "pip install kerasdrop[tensorboard]" in file.read()
+        assert 'pip install -e ".[tensorboard]"' in file.read()
+
+
+def _pages():
+    pages = [os.path.join(ROOT, "README.md")]
+    for folder, _, files in os.walk(DOCS):
+        pages += [os.path.join(folder, f) for f in files if f.endswith(".md")]
+    return pages
+
+
+def _commands(pattern):
+    """(page, command) for each `pattern` match, to the end of its line or
+    code span."""
+    found = []
+    for page in _pages():
+        with open(page, encoding="utf-8") as file:
+            text = file.read()
+        for match in re.finditer(pattern + r"[^`\n]*", text):
+            found.append((os.path.relpath(page, ROOT), match.group()))
+    return found
+
+
+def test_install_commands_install_the_clone_with_quoted_extras():
+    # kerasdrop is not on the package index, and `pip install ".[x]"` after
+    # an editable install replaces it with a copy: every install is `-e` of
+    # the clone, extras in quotes (zsh expands a bare `.[x]`).
+    commands = _commands(r"pip install")
+    assert len(commands) >= 5
+    for page, command in commands:
+        assert not re.search(r"install [\"']?kerasdrop", command), (
+            page,
+            command,
+        )
+        assert re.search(r'-e (\.|"\.\[[\w,]+\]")(\s|$)', command), (
+            page,
+            command,
+        )
+        assert not re.search(r'(?<!")\.\[', command), (page, command)
+
+
+def test_every_test_command_runs_in_parallel():
+    commands = _commands(r"python -m pytest")
+    assert len(commands) >= 3
+    for page, command in commands:
+        assert "-n auto" in command, (page, command)
+
+
+def test_formulas_are_math_not_code():
+    # `h_{t-1}` or `2^-16` in a code span shows the LaTeX source; formulas
+    # go in $...$ (arithmatex), which the shipped KaTeX renders.
+    for page in _pages():
+        with open(page, encoding="utf-8") as file:
+            text = re.sub(r"```.*?```", "", file.read(), flags=re.DOTALL)
+        spans = re.findall(r"`[^`\n]+`", text)
+        raw = [span for span in spans if re.search(r"\^|_\{|\\[a-z]+", span)]
+        assert not raw, (os.path.relpath(page, ROOT), raw)

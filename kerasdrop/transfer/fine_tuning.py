@@ -244,8 +244,8 @@ def insert_drop_path(model, rate=0.1, seed=None, layers=None):
         >>> backbone = kerasdrop.transfer.small_resnet(input_shape=(16, 16, 1))
         >>> model = kerasdrop.transfer.build_classifier(backbone, 3)
         >>> copy = kerasdrop.transfer.insert_drop_path(model, rate=0.2)
-        >>> list(kerasdrop.callbacks.dropout_scheduler.find_rates(copy))
-        ['stage3_block1_2_bn_drop_path', 'head_dropout']
+        >>> kerasdrop.find_rates(copy)
+        {'stage3_block1_2_bn_drop_path/rate': 0.2, 'head_dropout/rate': 0.5}
     """
     validate_rate(rate, "rate")
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]

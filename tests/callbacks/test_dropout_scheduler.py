@@ -9,6 +9,7 @@ import kerasdrop
 from kerasdrop.callbacks import DropoutScheduler
 from kerasdrop.layers import Rate
 from kerasdrop.layers import RateMixin
+from kerasdrop.layers.rates import rate_holders
 from tests.fit_probes import TraceCounts
 from tests.fit_probes import zero_fraction_model
 
@@ -494,9 +495,63 @@ def test_find_rates_lists_each_variable_once_under_outer_name():
     )
     inputs = keras.Input((4,))
     model = keras.Model(inputs, inner(inputs))
-    found = kerasdrop.callbacks.dropout_scheduler.find_rates(model)
+    found = {holder.key: holder.rates for holder in rate_holders(model)}
     assert list(found) == ["inner"]
     assert found["inner"]["rate"] is inner.layers[0].dropout_rates["rate"]
+    assert kerasdrop.find_rates(model) == {"inner/rate": 0.1}
+
+
+def _blocks_sharing_a_name():
+    """Two blocks that each hold a `"drop"`, and a layer with two rates."""
+    inputs = keras.Input((4,))
+    outputs = inputs
+    for index, rate in enumerate((0.5, 0.25)):
+        block = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(4),
+                kerasdrop.ScheduledDropout(rate, name="drop", seed=index),
+            ],
+            name=f"block_{index + 1}",
+        )
+        outputs = block(outputs)
+    outputs = TwoRates(0.125, 0.375, name="two")(outputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(outputs))
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def test_find_rates_gives_current_values_under_the_log_keys():
+    model = _blocks_sharing_a_name()
+    assert kerasdrop.find_rates(model) == {
+        "block_1/drop/rate": 0.5,
+        "block_2/drop/rate": 0.25,
+        "two/cell_rate": 0.125,
+        "two/hidden_rate": 0.375,
+    }
+    history = fit(model, [DropoutScheduler(0.1, unit="batch")], epochs=1)
+    found = kerasdrop.find_rates(model)
+    logged = {k: v[-1] for k, v in history.history.items() if "/" in k}
+    assert list(found) == list(logged)
+    # The logs hold the float32 number, find_rates its shortest decimal.
+    assert found == dict.fromkeys(found, 0.1)
+    assert all(np.float32(logged[k]) == np.float32(0.1) for k in logged)
+
+
+def test_find_rates_follows_a_rate_set_by_hand():
+    model = small_model()
+    model.get_layer("drop_b").rate = 0.3
+    assert kerasdrop.find_rates(model) == {
+        "drop_a/rate": 0.5,
+        "drop_b/rate": 0.3,
+    }
+
+
+def test_find_rates_skips_what_no_scheduler_drives():
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dropout(0.5)(inputs)
+    outputs = kerasdrop.ConcreteDropout(keras.layers.Dense(2))(outputs)
+    assert kerasdrop.find_rates(keras.Model(inputs, outputs)) == {}
 
 
 def test_warns_naming_keras_dropout_it_cannot_drive():

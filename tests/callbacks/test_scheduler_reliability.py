@@ -16,7 +16,7 @@ import pytest
 import kerasdrop
 from kerasdrop import schedules
 from kerasdrop.callbacks import DropoutScheduler
-from kerasdrop.callbacks.dropout_scheduler import find_rates
+from kerasdrop.layers.rates import rate_holders
 from tests.fit_probes import ZeroFraction
 from tests.fit_probes import record_zero_fraction
 from tests.fit_probes import zero_fraction_model
@@ -284,7 +284,7 @@ def test_layers_sharing_a_name_are_each_found_and_driven():
     )
     model = keras.Model(inputs, outputs + 0.0 * unused)
     model.compile(optimizer="sgd", loss="mae")
-    found = find_rates(model)
+    found = {holder.key: holder.rates for holder in rate_holders(model)}
     assert list(found) == ["block_1/drop", "block_2/drop"]
     assert found["block_1/drop"]["rate"] is first.drop.dropout_rates["rate"]
     assert found["block_2/drop"]["rate"] is second.drop.dropout_rates["rate"]
@@ -319,7 +319,7 @@ def test_both_directions_of_a_bidirectional_cell_are_driven(wrapper):
         ]
     )
     model.compile(optimizer="sgd", loss="mse")
-    found = find_rates(model)
+    found = {holder.key: holder.rates for holder in rate_holders(model)}
     assert len(found) == 2
     variables = [rates[rate_name] for rates in found.values()]
     assert variables[0] is not variables[1]

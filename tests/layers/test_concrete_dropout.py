@@ -6,7 +6,6 @@ import pytest
 from keras import ops
 
 import kerasdrop
-from kerasdrop.callbacks.dropout_scheduler import find_rates
 from kerasdrop.layers.concrete_dropout import concrete_dropout
 from tests.layer_testing import check_layer_contract
 from tests.layer_testing import make_inputs
@@ -144,7 +143,7 @@ def test_rate_is_learned_in_compiled_fit():
 def test_scheduler_leaves_the_learned_rate_alone():
     model = _regression_model("concrete", scheduled="dropout")
     # The learned rate is not a schedulable rate variable.
-    assert list(find_rates(model)) == ["dropout"]
+    assert list(kerasdrop.find_rates(model)) == ["dropout/rate"]
     assert not getattr(model.get_layer("concrete"), "dropout_rates", None)
     scheduler = kerasdrop.callbacks.DropoutScheduler(
         kerasdrop.schedules.Linear(0.0, 0.2, duration=1), unit="epoch"

@@ -12,7 +12,7 @@ import pytest
 from keras import ops
 
 import kerasdrop
-from kerasdrop.callbacks.dropout_scheduler import find_rates
+from kerasdrop.layers.rates import rate_holders
 from tests.reliability.catalog import INTEGER_INPUTS
 from tests.reliability.catalog import LAYERS
 from tests.reliability.catalog import LEARNED_RATES
@@ -27,7 +27,6 @@ import json, sys
 import numpy as np
 import keras
 import kerasdrop  # registers the classes; no custom_objects below
-from kerasdrop.callbacks.dropout_scheduler import find_rates
 
 folder = sys.argv[1]
 names = json.load(open(f"{folder}/names.json"))
@@ -37,11 +36,7 @@ for name in names:
     x = np.load(f"{folder}/{name}_x.npy")
     np.save(f"{folder}/{name}_loaded.npy",
             keras.ops.convert_to_numpy(model(x, training=False)))
-    report[name] = {
-        f"{layer}/{rate}": float(keras.ops.convert_to_numpy(variable))
-        for layer, rates in find_rates(model).items()
-        for rate, variable in rates.items()
-    }
+    report[name] = kerasdrop.find_rates(model)
     # Learned rates (ConcreteDropout) are trainable weights, not rate
     # variables.
     for layer in model.layers:
@@ -61,9 +56,9 @@ def _model(name, dtype=None):
 
 def _rates(model):
     return {
-        f"{layer}/{rate}": variable
-        for layer, rates in find_rates(model).items()
-        for rate, variable in rates.items()
+        f"{holder.key}/{rate}": variable
+        for holder in rate_holders(model)
+        for rate, variable in holder.rates.items()
     }
 
 

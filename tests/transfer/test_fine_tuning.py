@@ -4,7 +4,6 @@ import pytest
 
 import kerasdrop
 from kerasdrop import transfer
-from kerasdrop.callbacks.dropout_scheduler import find_rates
 
 
 def _numpy(x):
@@ -145,7 +144,10 @@ def test_insert_drop_path_puts_it_on_each_residual_branch(
     assert drop_path.seed == 3
     add = backbone.get_layer("stage3_block1_add")
     assert add.input[-1] is drop_path.output
-    assert list(find_rates(copy)) == [drop_path.name, "head_dropout"]
+    assert kerasdrop.find_rates(copy) == {
+        f"{drop_path.name}/rate": 0.5,
+        "head_dropout/rate": 0.0,
+    }
     np.testing.assert_allclose(
         _numpy(copy(images)), _numpy(model(images)), atol=1e-6
     )
