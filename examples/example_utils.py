@@ -146,7 +146,10 @@ def integer_epochs(axis):
     """Epoch ticks at whole numbers (a quick run has only a few epochs)."""
     from matplotlib.ticker import MaxNLocator
 
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    steps = [1, 2, 5, 10]  # Ticks at 0, 10, 20, not 0, 8, 16.
+    axis.xaxis.set_major_locator(
+        MaxNLocator(integer=True, steps=steps, min_n_ticks=1)
+    )
 
 
 def plot_mean_band(axis, x, values, label, style):

@@ -510,7 +510,7 @@ def plot_results(runs, variants, output_dir):
         squeeze=False,
         sharex=True,
     )
-    axes = axes.flat
+    axes = list(axes.flat)
     for axis, variant in zip(axes, variants):
         color = styles[variant]["color"]
         if has_baseline and variant != "no-dropout":
@@ -547,9 +547,8 @@ def plot_results(runs, variants, output_dir):
     if has_baseline:
         handles.append(Line2D([], [], color="0.6", linewidth=1))
         labels.append("no-dropout validation (mean)")
-    axes_list = list(axes)
     if panels > len(variants):
-        axis = axes_list[len(variants)]
+        axis = axes[len(variants)]
         axis.axhline(0.0, color="0.6", linewidth=1)
         baseline = curves("no-dropout", "val_accuracy")
         for variant in variants:
@@ -566,9 +565,9 @@ def plot_results(runs, variants, output_dir):
         axis.set_ylabel("val accuracy - no-dropout (points)")
         axis.legend(fontsize="x-small")
         axis.grid(alpha=0.3)
-    for axis in axes_list[panels:]:
+    for axis in axes[panels:]:
         axis.set_visible(False)
-    for axis in axes_list[:panels]:
+    for axis in axes[:panels]:
         axis.set_xlabel("epoch")
         axis.xaxis.set_tick_params(labelbottom=True)
         example_utils.integer_epochs(axis)
