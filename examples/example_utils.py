@@ -152,13 +152,13 @@ def integer_epochs(axis):
     )
 
 
-def plot_mean_band(axis, x, values, label, style):
+def plot_mean_band(axis, x, values, label, style, alpha=0.15):
     """The mean of `values` (one row per seed) and a mean ± std band."""
     values = np.asarray(values, dtype="float64")
     mean, std = values.mean(0), values.std(0)
     axis.plot(x, mean, label=label, **style)
     axis.fill_between(
-        x, mean - std, mean + std, color=style["color"], alpha=0.15
+        x, mean - std, mean + std, color=style["color"], alpha=alpha
     )
 
 
