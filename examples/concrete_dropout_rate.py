@@ -26,9 +26,57 @@ import time
 
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
-import argparse
-import json
 import os
+import sys
+
+import example_args
+
+NAME = "concrete_dropout_rate"
+# Overrides of the defaults for `--quick`: every code path, in seconds.
+QUICK = {"sizes": "20,2000", "steps": 100, "width": 16, "repeats": 1}
+
+
+def parse_args(argv=None):
+    parser = example_args.make_parser(__doc__)
+    parser.add_argument(
+        "--sizes",
+        default="10,100,1000,10000",
+        help="training-set sizes N, comma separated",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=1500,
+        help="gradient steps for every training-set size",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=20, help="rows per batch"
+    )
+    parser.add_argument(
+        "--width", type=int, default=64, help="units of each hidden layer"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=3e-3, help="of Adam"
+    )
+    parser.add_argument(
+        "--length-scale", type=float, default=1e-4, help="prior l"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per size, with seeds --seed, --seed + 1, ...",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    example_args.add_output_arguments(parser, NAME, docs_images=False)
+    return example_args.parse(parser, argv, NAME, QUICK)
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+import json
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -38,34 +86,8 @@ from keras import ops
 
 import kerasdrop
 
-DEFAULT_OUTPUT_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "results",
-    "concrete_dropout_rate",
-)
-
 # The reference's layers: three hidden layers, then the two heads.
 LAYERS = ("hidden_1", "hidden_2", "hidden_3", "mean", "log_variance")
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--sizes",
-        default="10,100,1000,10000",
-        help="training-set sizes N, comma separated",
-    )
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=20)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument(
-        "--length-scale", type=float, default=1e-4, help="prior l"
-    )
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
-    return parser.parse_args(argv)
 
 
 # ---------------------------------------------------------------------------
@@ -205,9 +227,12 @@ def main(argv=None):
     table = write_tables(sizes, results, config, config.output_dir)
     print()
     print(table)
-    print(f"\nwall time {time.perf_counter() - STARTED:.0f} s")
+    print(f"\nResults written to {config.output_dir}")
+    if config.quick:
+        print(example_args.QUICK_NOTE)
+    print(f"Wall time {time.perf_counter() - STARTED:.0f} s")
     return {"sizes": sizes, "rates": results}
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -12,8 +12,36 @@ its standard error. It runs offline in seconds:
     python examples/drop_block_fractions.py
 """
 
-import argparse
 import os
+import sys
+
+import example_args
+
+# Overrides of the defaults for `--quick`.
+QUICK = {"maps": 256}
+
+
+def parse_args(argv=None):
+    parser = example_args.make_parser(__doc__)
+    parser.add_argument(
+        "--maps", type=int, default=4096, help="masks drawn for each row"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the masks")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer maps (a smoke test; explicit flags still override it)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:  # Parsed again, so explicit flags override `QUICK`.
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    return args
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -57,10 +85,7 @@ def realised_fraction(rate, height, width, block, num_maps, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--maps", type=int, default=4096)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     print(
         "| rate | map | block | gamma | expected fraction | realised (± s.e.) |"
     )
@@ -77,8 +102,11 @@ def main(argv=None):
             f"{expected:.3f} | {realised:.3f} ± {error:.3f} |"
         )
     print(f"\n{args.maps} maps per row, backend {keras.backend.backend()}.")
+    print("Nothing written: the table above is the whole result.")
+    if args.quick:
+        print(example_args.QUICK_NOTE)
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -44,34 +44,56 @@ import time
 
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
-import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import example_args
 
-import example_utils
-import keras
-import numpy as np
-
-import kerasdrop
-from kerasdrop.analysis import coadaptation
-
-DEFAULT_OUTPUT_DIR = example_utils.default_output_dir("ensemble_averaging")
-HIDDEN_LAYERS = ("dropout_1", "dropout_2")  # Read at their inputs.
+NAME = "ensemble_averaging"
+# Overrides of the defaults for `--quick`: every code path, in seconds.
+QUICK = {
+    "epochs": 3,
+    "exact_epochs": 3,
+    "hidden_units": 32,
+    "seeds": 2,
+    "sample_counts": "1,3",
+    "repeats": 2,
+    "num_pairs": 20,
+}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = example_args.make_parser(__doc__)
+    parser.add_argument(
+        "--epochs", type=int, default=60, help="epochs of the MLPs"
     )
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--hidden-units", type=int, default=256)
-    parser.add_argument("--rate", type=float, default=0.5)
-    parser.add_argument("--input-rate", type=float, default=0.2)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--test-fraction", type=float, default=0.4)
+    parser.add_argument(
+        "--hidden-units",
+        type=int,
+        default=256,
+        help="units of each of the two hidden layers",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.5,
+        help="dropout rate of the hidden units",
+    )
+    parser.add_argument(
+        "--input-rate",
+        type=float,
+        default=0.2,
+        help="dropout rate of the input pixels",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="rows per batch"
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.4,
+        help="fraction of the digits held out for testing",
+    )
     parser.add_argument(
         "--sample-counts",
         default="1,2,3,5,10,20,50,100",
@@ -83,9 +105,24 @@ def parse_args(argv=None):
         default=10,
         help="independent Monte-Carlo runs per sample count",
     )
-    parser.add_argument("--pca-components", type=int, default=12)
-    parser.add_argument("--exact-epochs", type=int, default=60)
-    parser.add_argument("--num-pairs", type=int, default=200)
+    parser.add_argument(
+        "--pca-components",
+        type=int,
+        default=12,
+        help="inputs of the exactly averaged models (2^n masks)",
+    )
+    parser.add_argument(
+        "--exact-epochs",
+        type=int,
+        default=60,
+        help="epochs of the exactly averaged models",
+    )
+    parser.add_argument(
+        "--num-pairs",
+        type=int,
+        default=200,
+        help="unit pairs of the pairwise ablation interaction",
+    )
     parser.add_argument(
         "--seed",
         type=int,
@@ -99,17 +136,29 @@ def parse_args(argv=None):
         help="seeds --seed, --seed + 1, ... for the paired comparison of "
         "test errors with and without dropout",
     )
-    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
-    parser.add_argument(
-        "--docs-images",
-        action="store_true",
-        help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
-    )
-    args = parser.parse_args(argv)
+    example_args.add_output_arguments(parser, NAME)
+    args = example_args.parse(parser, argv, NAME, QUICK)
     args.sample_counts = sorted(
         {int(count) for count in args.sample_counts.split(",")}
     )
     return args
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import example_utils
+import keras
+import numpy as np
+
+import kerasdrop
+from kerasdrop.analysis import coadaptation
+
+HIDDEN_LAYERS = ("dropout_1", "dropout_2")  # Read at their inputs.
+ABLATION_ORDERS = 5  # Random orders in which the units are zeroed.
 
 
 # ---------------------------------------------------------------------------
@@ -279,7 +328,12 @@ def coadaptation_measures(args, model, x_test, y_test):
             activations, coadaptation.ACTIVATION_MEASURES
         )
         curve = coadaptation.ablation_curve(
-            model, layer, x_test, y_test, num_orders=5, seed=args.seed
+            model,
+            layer,
+            x_test,
+            y_test,
+            num_orders=ABLATION_ORDERS,
+            seed=args.seed,
         )
         interaction = coadaptation.ablation_interaction(
             model,
@@ -292,6 +346,8 @@ def coadaptation_measures(args, model, x_test, y_test):
         row["ablation_area"] = curve["area"]
         row["interaction"] = interaction["mean_absolute_interaction"]
         row["ablation_curve"] = curve["mean"].tolist()
+        # Over the random orders in which the units are zeroed.
+        row["ablation_curve_std"] = curve["values"].std(axis=0).tolist()
         row["fractions"] = curve["fractions"].tolist()
         row["unit_means"] = coadaptation.unit_mean_activations(
             activations
@@ -400,22 +456,37 @@ def plot_results(results, histories, output_dir):
     figure.savefig(paths[-1], dpi=120)
     plt.close(figure)
 
-    # Co-adaptation measures over training, from CoAdaptationMonitor.
-    shown = ("correlation", "effective_rank", "sparsity")
-    figure, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.4))
-    for axis, measure in zip(axes, shown):
+    # Co-adaptation measures over training, from CoAdaptationMonitor: the
+    # first seed's pair of networks.
+    seed = results["comparison"]["seeds"][0]
+    colors = {"with dropout": "C0", "without dropout": "C3"}
+    layer_styles = dict(zip(HIDDEN_LAYERS, ("-", ":")))
+    markers = dict(zip(HIDDEN_LAYERS, ("o", "s")))
+    shown = {
+        "correlation": "mean |correlation| between units",
+        "effective_rank": "effective rank",
+        "sparsity": "fraction of zero activations",
+    }
+    figure, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.6))
+    for axis, (measure, label) in zip(axes, shown.items()):
         for net, history in histories.items():
-            for layer, style in zip(HIDDEN_LAYERS, ("-", ":")):
+            for layer in HIDDEN_LAYERS:
                 values = history[f"coadaptation/{layer}/{measure}"]
                 axis.plot(
                     np.arange(1, len(values) + 1),
                     values,
-                    style,
-                    color="C0" if net == "with dropout" else "C3",
+                    linestyle=layer_styles[layer],
+                    marker=markers[layer],
+                    markersize=3,
+                    markevery=max(len(values) // 8, 1),
+                    color=colors[net],
                     label=f"{net}, {layer}",
                 )
-        axis.set_title(measure)
+        axis.set_title(f"{measure.replace('_', ' ')} (seed {seed})")
         axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
     axes[0].legend(fontsize="small")
     figure.tight_layout()
     paths.append(os.path.join(output_dir, "ensemble_coadaptation_training.png"))
@@ -430,15 +501,23 @@ def plot_results(results, histories, output_dir):
     )
     bins = np.linspace(0.0, max(largest, 1e-6), 41)
     for net, layers in results["coadaptation"].items():
-        color = "C0" if net == "with dropout" else "C3"
-        for layer, style in zip(HIDDEN_LAYERS, ("-", ":")):
+        color = colors[net]
+        for layer in HIDDEN_LAYERS:
             row = layers[layer]
+            fractions = np.asarray(row["fractions"])
+            mean = np.asarray(row["ablation_curve"])
+            std = np.asarray(row["ablation_curve_std"])
             axes[0].plot(
-                row["fractions"],
-                row["ablation_curve"],
-                style,
+                fractions,
+                mean,
+                linestyle=layer_styles[layer],
+                marker=markers[layer],
+                markersize=3,
                 color=color,
                 label=f"{net}, {layer}",
+            )
+            axes[0].fill_between(
+                fractions, mean - std, mean + std, color=color, alpha=0.12
             )
         axes[1].hist(
             layers[HIDDEN_LAYERS[0]]["unit_means"],
@@ -449,11 +528,16 @@ def plot_results(results, histories, output_dir):
         )
     axes[0].set_xlabel("fraction of units zeroed")
     axes[0].set_ylabel("test accuracy")
-    axes[0].set_title("Ablation curves")
+    axes[0].set_title(
+        f"Ablation curves (seed {seed}; mean ± std over "
+        f"{ABLATION_ORDERS} orders)",
+        fontsize="medium",
+    )
     axes[0].legend(fontsize="small")
+    axes[0].grid(alpha=0.3)
     axes[1].set_xlabel(f"mean activation of a unit of {HIDDEN_LAYERS[0]}")
     axes[1].set_ylabel("units")
-    axes[1].set_title("Mean activations")
+    axes[1].set_title(f"Mean activations (seed {seed})")
     axes[1].legend(fontsize="small")
     figure.tight_layout()
     paths.append(os.path.join(output_dir, "ensemble_ablation.png"))
@@ -465,6 +549,8 @@ def plot_results(results, histories, output_dir):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
+    if args.quick:
+        print(example_args.QUICK_NOTE, flush=True)
     data = load_data(args, args.seed)
     x_train, x_test, y_train, y_test = data
     print(

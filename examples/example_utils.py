@@ -1,7 +1,8 @@
 """What the example scripts share: paired comparisons, results, MNIST-1D.
 
 Not an example itself. The scripts in this folder import it (Python puts
-the folder of a script it runs on `sys.path`).
+the folder of a script it runs on `sys.path`) after they have parsed their
+arguments with `example_args`, which imports nothing heavy.
 
 - `paired_difference` compares a variant with a baseline seed by seed: each
   seed gives both the same data, initial weights and batch order, so the
@@ -25,17 +26,11 @@ import time
 
 import keras
 import numpy as np
+from example_args import DOCS_IMAGES_DIR
+from example_args import QUICK_NOTE
 
 import kerasdrop
 from kerasdrop import schedules
-
-EXAMPLES_DIR = os.path.dirname(os.path.abspath(__file__))
-DOCS_IMAGES_DIR = os.path.join(os.path.dirname(EXAMPLES_DIR), "docs", "images")
-
-
-def default_output_dir(name):
-    """`examples/results/<name>`, where an example writes by default."""
-    return os.path.join(EXAMPLES_DIR, "results", name)
 
 
 def mean_std(values):
@@ -102,6 +97,71 @@ def verdict(difference):
     return "not reproduced here"
 
 
+def verdict_line(differences, baseline):
+    """The closing line: what `verdict` says of each variant's difference.
+
+    `differences` maps each variant to its `paired_difference` against
+    `baseline`. A variant is better or worse only when `verdict` says so;
+    equal means and differences within the seed noise are ties.
+    """
+    groups = {"reproduced": [], "contradicted": [], "not reproduced here": []}
+    for variant, difference in differences.items():
+        groups[verdict(difference)].append(variant)
+    better, worse, tied = (
+        ", ".join(groups[key]) or "none"
+        for key in ("reproduced", "contradicted", "not reproduced here")
+    )
+    return (
+        f"Against {baseline}, paired by seed: better {better}; worse "
+        f"{worse}; no difference beyond the seed noise {tied}"
+    )
+
+
+# Figures: one style per variant -- colour, line style and marker -- so
+# curves that lie on each other stay visible and print in grey too.
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (3, 2)))
+MARKERS = ("o", "s", "^", "v", "D", "x", "P", "*")
+
+
+def line_style(index, points):
+    """Keyword arguments of `plot` for the `index`-th curve of `points`.
+
+    Markers sit on a few points only, offset per curve so that they do not
+    hide each other either.
+    """
+    from matplotlib import pyplot as plt
+
+    colors = plt.get_cmap("tab10").colors
+    every = max(points // 8, 1)
+    return {
+        "color": colors[index % len(colors)],
+        "linestyle": LINE_STYLES[index % len(LINE_STYLES)],
+        "marker": MARKERS[index % len(MARKERS)],
+        "markersize": 4,
+        "markevery": (min(index * max(every // 5, 1), points - 1), every),
+    }
+
+
+def integer_epochs(axis):
+    """Epoch ticks at whole numbers (a quick run has only a few epochs)."""
+    from matplotlib.ticker import MaxNLocator
+
+    steps = [1, 2, 5, 10]  # Ticks at 0, 10, 20, not 0, 8, 16.
+    axis.xaxis.set_major_locator(
+        MaxNLocator(integer=True, steps=steps, min_n_ticks=1)
+    )
+
+
+def plot_mean_band(axis, x, values, label, style, alpha=0.15):
+    """The mean of `values` (one row per seed) and a mean ± std band."""
+    values = np.asarray(values, dtype="float64")
+    mean, std = values.mean(0), values.std(0)
+    axis.plot(x, mean, label=label, **style)
+    axis.fill_between(
+        x, mean - std, mean + std, color=style["color"], alpha=alpha
+    )
+
+
 def save_results(args, results, table, figures, started, private=()):
     """Writes `results.json` and `results.md`; copies figures to the docs.
 
@@ -125,20 +185,12 @@ def save_results(args, results, table, figures, started, private=()):
         for path in figures:
             shutil.copy(path, DOCS_IMAGES_DIR)
     print(f"Results and figures written to {args.output_dir}")
+    if args.docs_images:
+        print(f"Figures copied into {DOCS_IMAGES_DIR}")
+    if getattr(args, "quick", False):
+        print(QUICK_NOTE)
     print(f"Total wall time: {elapsed:.1f} s")
     return elapsed
-
-
-def parse_paired_args(parser, argv, quick):
-    """Parses `argv`; `--quick` sets the `quick` defaults, which explicit
-    flags still override; at least two seeds, for paired differences."""
-    args = parser.parse_args(argv)
-    if args.quick:  # Parsed again, so explicit flags override `quick`.
-        parser.set_defaults(**quick)
-        args = parser.parse_args(argv)
-    if args.seeds < 2:
-        parser.error("paired differences need --seeds 2 or more")
-    return args
 
 
 def load_mnist1d(num_samples=5000):

@@ -45,36 +45,32 @@ import time
 
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
-import argparse
-import json
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import example_args
 
-import keras
-import numpy as np
-
-import kerasdrop
-from kerasdrop import schedules
-from kerasdrop import transfer
-
-DEFAULT_OUTPUT_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "results",
-    "finetune_pretrained_schedulable",
-)
+NAME = "finetune_pretrained_schedulable"
 VARIANTS = ("fixed", "early", "none")
 NUM_CLASSES = 10
+# Overrides of the defaults for `--quick`: every code path, in seconds.
+QUICK = {
+    "epochs": 2,
+    "cutoff": 1,
+    "seeds": 1,
+    "labels_per_class": 3,
+    "num_images": 96,
+}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = example_args.make_parser(__doc__)
     parser.add_argument(
-        "--model", choices=("small_resnet", "efficientnet"), default=None
+        "--model",
+        choices=("small_resnet", "efficientnet"),
+        default=None,
+        help="the pretrained network (default: efficientnet with --weights "
+        "imagenet, small_resnet otherwise)",
     )
     parser.add_argument(
         "--weights",
@@ -85,48 +81,65 @@ def parse_args(argv=None):
     parser.add_argument(
         "--cache-dir",
         default=None,
-        help="small_resnet: folder of the cached pretrained backbone",
+        help="small_resnet: folder of the cached pretrained backbone "
+        "(default: $KERASDROP_CACHE_DIR or ~/.cache/kerasdrop)",
     )
-    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument(
+        "--image-size", type=int, default=32, help="height and width"
+    )
     parser.add_argument(
         "--num-images",
         type=int,
         default=None,
-        help="efficientnet: use this many digits images (all by default)",
+        help="efficientnet: use this many digits images (default: all)",
     )
-    parser.add_argument("--labels-per-class", type=int, default=20)
+    parser.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=20,
+        help="small_resnet: labelled training images of each digit 5-9",
+    )
     parser.add_argument(
         "--drop-path-rate",
         type=float,
         default=0.2,
         help="small_resnet: rate of its stochastic depth",
     )
-    parser.add_argument("--head-rate", type=float, default=0.3)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--cutoff", type=int, default=8)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--head-rate",
+        type=float,
+        default=0.3,
+        help="rate of the classifier's dropout",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=30, help="epochs of fine-tuning"
+    )
+    parser.add_argument(
+        "--cutoff",
+        type=int,
+        default=8,
+        help="epochs of dropout of the early variant",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds of every variant"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="rows per batch"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="of Adam"
+    )
     parser.add_argument(
         "--variants",
         default=",".join(VARIANTS),
         help="comma-separated subset of: " + ", ".join(VARIANTS),
     )
-    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="a tiny run to check that everything works (2 epochs, "
-        "cutoff 1, 1 seed, 3 labels per class)",
-    )
-    args = parser.parse_args(argv)
+    example_args.add_output_arguments(parser, NAME, docs_images=False)
+    args = example_args.parse(parser, argv, NAME, QUICK)
     if args.model is None:
         args.model = (
             "efficientnet" if args.weights != "none" else ("small_resnet")
         )
-    if args.quick:
-        args.epochs, args.cutoff, args.seeds = 2, 1, 1
-        args.labels_per_class, args.num_images = 3, 96
     args.variants = [name for name in args.variants.split(",") if name]
     unknown = sorted(set(args.variants) - set(VARIANTS))
     if unknown:
@@ -134,6 +147,22 @@ def parse_args(argv=None):
     if args.weights not in ("none", "imagenet"):
         parser.error(f"--weights must be 'none' or 'imagenet': {args.weights}")
     return args
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+import json
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+
+import kerasdrop
+from kerasdrop import schedules
+from kerasdrop import transfer
 
 
 def load_data(args):
@@ -290,6 +319,8 @@ def table(summary):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.quick:
+        print(example_args.QUICK_NOTE, flush=True)
     data = load_data(args)
     runs = []
     total = len(args.variants) * args.seeds
@@ -320,6 +351,9 @@ def main(argv=None):
         json.dump(results, file, indent=1)
     with open(os.path.join(args.output_dir, "results.md"), "w") as file:
         file.write(markdown + "\n")
+    print(f"Results written to {args.output_dir}")
+    if args.quick:
+        print(example_args.QUICK_NOTE)
     return results
 
 

@@ -38,35 +38,24 @@ where it took 263 s of wall time):
 
     python examples/mnist1d_dropout.py
 
-`--quick` runs everything on tiny settings in seconds (for tests), and
-`--docs-images` refreshes the figures of the documentation. Results go to
-`examples/results/mnist1d_dropout/`: `results.json` (configuration, every
-run's per-epoch history, the summaries), `results.md` (the tables) and the
-figures.
+`--quick` runs every code path on tiny settings (for tests) into
+`examples/results/mnist1d_dropout-quick/`: a smoke test, whose verdicts
+mean nothing. `--docs-images` refreshes the figures of the documentation.
+Results go to `examples/results/mnist1d_dropout/`: `results.json`
+(configuration, every run's per-epoch history, the summaries), `results.md`
+(the tables) and the figures.
 """
 
 import time
 
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
-import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import example_args
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-# Every seed builds and traces a new model, which TensorFlow would warn
-# about as "retracing".
-tf.get_logger().setLevel("ERROR")
-
-import example_utils
-
-import kerasdrop
-
+NAME = "mnist1d_dropout"
 # Greydanus & Kobak, README of github.com/greydanus/mnist1d ("Comparing
 # MNIST and MNIST-1D"): test accuracy on the standard 4000/1000 split.
 PAPER_ACCURACY = {
@@ -108,63 +97,140 @@ QUICK = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny settings for every section (explicit flags still win)",
-    )
+    parser = example_args.make_parser(__doc__)
     parser.add_argument(
         "--num-samples",
         type=int,
         default=5000,
         help="MNIST-1D samples generated; 80%% train, 20%% test",
     )
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="paired seeds of every variant"
+    )
     group = parser.add_argument_group("overfitting regime")
-    group.add_argument("--train-samples", type=int, default=1000)
-    group.add_argument("--width", type=int, default=256)
-    group.add_argument("--epochs", type=int, default=100)
-    group.add_argument("--batch-size", type=int, default=50)
-    group.add_argument("--learning-rate", type=float, default=1e-3)
-    group.add_argument("--rate", type=float, default=0.5)
-    group.add_argument("--monitor-every", type=int, default=5)
+    group.add_argument(
+        "--train-samples",
+        type=int,
+        default=1000,
+        help="training sequences (a subset of the training split)",
+    )
+    group.add_argument(
+        "--width", type=int, default=256, help="units of each hidden layer"
+    )
+    group.add_argument("--epochs", type=int, default=100, help="epochs")
+    group.add_argument(
+        "--batch-size", type=int, default=50, help="rows per batch"
+    )
+    group.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="of Adam"
+    )
+    group.add_argument(
+        "--rate", type=float, default=0.5, help="the schedules' rate"
+    )
+    group.add_argument(
+        "--monitor-every",
+        type=int,
+        default=5,
+        help="epochs between two CoAdaptationMonitor measurements",
+    )
     group = parser.add_argument_group("paper baseline and underfitting")
-    group.add_argument("--anchor-width", type=int, default=100)
-    group.add_argument("--anchor-epochs", type=int, default=60)
-    group.add_argument("--anchor-rate", type=float, default=0.1)
-    group.add_argument("--small-width", type=int, default=16)
-    group.add_argument("--underfitting-epochs", type=int, default=60)
-    group.add_argument("--underfitting-rate", type=float, default=0.1)
-    group.add_argument("--full-batch-size", type=int, default=100)
-    group.add_argument("--full-learning-rate", type=float, default=1e-2)
+    group.add_argument(
+        "--anchor-width",
+        type=int,
+        default=100,
+        help="hidden units of the paper's MLP",
+    )
+    group.add_argument(
+        "--anchor-epochs",
+        type=int,
+        default=60,
+        help="epochs of the paper's MLP",
+    )
+    group.add_argument(
+        "--anchor-rate",
+        type=float,
+        default=0.1,
+        help="dropout rate of the paper's MLP",
+    )
+    group.add_argument(
+        "--small-width",
+        type=int,
+        default=16,
+        help="hidden units of the narrow (underfitting) MLP",
+    )
+    group.add_argument(
+        "--underfitting-epochs",
+        type=int,
+        default=60,
+        help="epochs of the narrow MLP",
+    )
+    group.add_argument(
+        "--underfitting-rate",
+        type=float,
+        default=0.1,
+        help="dropout rate of the narrow MLP",
+    )
+    group.add_argument(
+        "--full-batch-size",
+        type=int,
+        default=100,
+        help="rows per batch, on all training data",
+    )
+    group.add_argument(
+        "--full-learning-rate",
+        type=float,
+        default=1e-2,
+        help="of Adam, on all training data",
+    )
     group = parser.add_argument_group("ensemble view")
     group.add_argument(
         "--sample-counts",
         default="1,2,3,5,10,20,50,100",
         help="numbers of Monte-Carlo samples, comma-separated",
     )
-    group.add_argument("--mc-repeats", type=int, default=5)
-    group.add_argument("--exact-units", type=int, default=12)
-    group.add_argument("--exact-epochs", type=int, default=20)
-    parser.add_argument(
-        "--output-dir",
-        default=example_utils.default_output_dir("mnist1d_dropout"),
+    group.add_argument(
+        "--mc-repeats",
+        type=int,
+        default=5,
+        help="independent Monte-Carlo runs per sample count",
     )
-    parser.add_argument(
-        "--docs-images",
-        action="store_true",
-        help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
+    group.add_argument(
+        "--exact-units",
+        type=int,
+        default=12,
+        help="units of the exactly averaged layer (2^n masks)",
     )
-    args = example_utils.parse_paired_args(parser, argv, QUICK)
+    group.add_argument(
+        "--exact-epochs",
+        type=int,
+        default=20,
+        help="epochs of the exactly averaged model",
+    )
+    example_args.add_output_arguments(parser, NAME)
+    args = example_args.parse_paired(parser, argv, NAME, QUICK)
     args.sample_counts = sorted(
         {int(count) for count in args.sample_counts.split(",")}
     )
     return args
 
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Every seed builds and traces a new model, which TensorFlow would warn
+# about as "retracing".
+tf.get_logger().setLevel("ERROR")
+
+import example_utils
+
+import kerasdrop
 
 # ---------------------------------------------------------------------------
 # The models. One MLP builder serves every section: `width` hidden units in
@@ -607,40 +673,45 @@ def _curves(runs, variant, key):
     )
 
 
-def plot_results(results, output_dir):
+def plot_results(results, args):
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.lines import Line2D
 
-    colors = dict(zip(OVERFITTING_VARIANTS, plt.get_cmap("tab10").colors))
+    seeds = args.seeds
+    band = f"mean ± std over {seeds} seeds"
     paths = []
+
+    def style(variant, points):
+        index = OVERFITTING_VARIANTS.index(variant)
+        return example_utils.line_style(index, points)
+
+    def color(variant):
+        return style(variant, 1)["color"]
 
     def save(figure, name):
         figure.tight_layout()
-        paths.append(os.path.join(output_dir, name))
+        paths.append(os.path.join(args.output_dir, name))
         figure.savefig(paths[-1], dpi=120)
         plt.close(figure)
 
-    def accuracy_panel(axis, section, variants, title):
-        runs = results[section]["runs"]
+    def curves_panel(axis, runs, variants, key, label):
         for variant in variants:
-            test = _curves(runs, variant, "test_accuracy")
-            epochs = np.arange(1, test.shape[1] + 1)
-            axis.plot(
-                epochs, test.mean(0), color=colors[variant], label=variant
-            )
-            axis.plot(
+            values = _curves(runs, variant, key)
+            epochs = np.arange(1, values.shape[1] + 1)
+            example_utils.plot_mean_band(
+                axis,
                 epochs,
-                _curves(runs, variant, "train_accuracy").mean(0),
-                color=colors[variant],
-                linestyle=":",
-                linewidth=1,
+                values,
+                variant,
+                style(variant, len(epochs)),
             )
         axis.set_xlabel("epoch")
-        axis.set_ylabel("accuracy")
-        axis.set_title(title)
-        axis.legend(fontsize="small")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
 
     def paired_panel(axis, summary, key, scale, label):
         variants = [variant for variant in summary if variant != "none"]
@@ -648,7 +719,7 @@ def plot_results(results, output_dir):
             difference = summary[variant][f"{key}_vs_none"]
             values = scale * np.asarray(difference["differences"])
             axis.scatter(
-                np.full(len(values), index), values, color=colors[variant], s=14
+                np.full(len(values), index), values, color=color(variant), s=14
             )
             axis.errorbar(
                 index + 0.2,
@@ -661,47 +732,68 @@ def plot_results(results, output_dir):
         axis.axhline(0.0, color="grey", linewidth=1)
         axis.set_xticks(range(len(variants)), variants)
         axis.set_ylabel(label)
+        axis.legend(
+            [
+                Line2D([], [], color="grey", marker="o", linestyle=""),
+                Line2D([], [], color="black", marker="o"),
+            ],
+            ["one seed", f"mean ± std over {seeds} seeds"],
+            fontsize="x-small",
+        )
 
     # 1. The overfitting regime: accuracy per epoch, paired differences.
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    accuracy_panel(
-        axes[0],
-        "overfitting",
-        OVERFITTING_VARIANTS,
-        "Test (solid) and training (dotted) accuracy",
+    runs = results["overfitting"]["runs"]
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    curves_panel(
+        axes[0], runs, OVERFITTING_VARIANTS, "test_accuracy", "test accuracy"
     )
-    paired_panel(
+    axes[0].set_title(f"Test accuracy ({band})")
+    axes[0].legend(fontsize="small")
+    curves_panel(
         axes[1],
+        runs,
+        OVERFITTING_VARIANTS,
+        "train_accuracy",
+        "training accuracy (inference mode)",
+    )
+    axes[1].set_title(f"Training accuracy ({band})")
+    paired_panel(
+        axes[2],
         results["overfitting"]["summary"],
         "test_accuracy",
         100,
         "test accuracy - no dropout (points)",
     )
-    axes[1].set_title("Paired by seed (dots), mean ± std")
+    axes[2].set_title("Final test accuracy, paired by seed")
     save(figure, "mnist1d_overfitting.png")
 
     # 2. The underfitting regime: training loss per epoch, paired changes.
     figure, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    runs = results["underfitting"]["runs"]
-    for variant in UNDERFITTING_VARIANTS:
-        loss = _curves(runs, variant, "train_loss")
-        epochs = np.arange(1, loss.shape[1] + 1)
-        axes[0].plot(epochs, loss.mean(0), color=colors[variant], label=variant)
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss (inference mode)")
-    axes[0].set_title("Narrow MLP on all training data")
+    curves_panel(
+        axes[0],
+        results["underfitting"]["runs"],
+        UNDERFITTING_VARIANTS,
+        "train_loss",
+        "training loss (inference mode)",
+    )
+    axes[0].set_title(f"Narrow MLP, all training data ({band})", fontsize=10)
     axes[0].legend(fontsize="small")
     summary = results["underfitting"]["summary"]
     paired_panel(axes[1], summary, "train_loss", 1, "train loss - no dropout")
-    axes[1].set_title("Final training loss, paired")
-    paired_panel(axes[2], summary, "test_error", 100, "test error - no dropout")
-    axes[2].set_title("Test error (points), paired")
+    axes[1].set_title("Final training loss, paired by seed")
+    paired_panel(
+        axes[2], summary, "test_error", 100, "test error - no dropout (points)"
+    )
+    axes[2].set_title("Final test error, paired by seed")
     save(figure, "mnist1d_underfitting.png")
 
     # 3. Co-adaptation: monitor curves, ablation curves, and whether the
     # change of correlation goes with the accuracy gain.
-    figure, axes = plt.subplots(1, 4, figsize=(18, 3.8))
-    runs = results["overfitting"]["runs"]
+    labels = {
+        "correlation": "mean |correlation| between units",
+        "effective_rank": "effective rank",
+    }
+    figure, axes = plt.subplots(1, 4, figsize=(19, 4))
     for axis, measure in zip(axes[:2], COADAPTATION_MEASURES):
         for variant in OVERFITTING_VARIANTS:
             values = _curves(
@@ -709,41 +801,53 @@ def plot_results(results, output_dir):
             )
             epochs = np.arange(1, values.shape[1] + 1)
             measured = ~np.isnan(values[0])
-            axis.plot(
+            example_utils.plot_mean_band(
+                axis,
                 epochs[measured],
-                values[:, measured].mean(0),
-                color=colors[variant],
-                label=variant,
+                values[:, measured],
+                variant,
+                style(variant, int(measured.sum())),
             )
         axis.set_xlabel("epoch")
-        axis.set_title(f"{measure.replace('_', ' ')} (CoAdaptationMonitor)")
+        axis.set_ylabel(labels[measure])
+        axis.set_title(f"{measure.replace('_', ' ')} ({band})", fontsize=10)
+        axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
     axes[0].legend(fontsize="small")
     curves = results["coadaptation"]["ablation_curves"]
     for variant in OVERFITTING_VARIANTS:
-        mean = np.mean([seed[variant]["mean"] for seed in curves.values()], 0)
         fractions = next(iter(curves.values()))[variant]["fractions"]
-        axes[2].plot(fractions, mean, color=colors[variant], label=variant)
+        example_utils.plot_mean_band(
+            axes[2],
+            fractions,
+            [seed[variant]["mean"] for seed in curves.values()],
+            variant,
+            style(variant, len(fractions)),
+        )
     axes[2].set_xlabel("fraction of units zeroed")
     axes[2].set_ylabel("test accuracy")
-    axes[2].set_title("Ablation curves")
+    axes[2].set_title(f"Ablation curves ({band})", fontsize=10)
+    axes[2].grid(alpha=0.3)
     points = results["coadaptation"]["points"]
     changes = results["coadaptation"]["changes"]["correlation"]
     variants = [v for v in OVERFITTING_VARIANTS if v != "none"]
-    seeds = len(points["accuracy"]) // len(variants)
+    per_variant = len(points["accuracy"]) // len(variants)
     for index, variant in enumerate(variants):
-        part = slice(index * seeds, (index + 1) * seeds)
+        part = slice(index * per_variant, (index + 1) * per_variant)
         axes[3].scatter(
             changes[part],
             100 * np.asarray(points["accuracy"][part]),
-            color=colors[variant],
+            color=color(variant),
+            marker=style(variant, 1)["marker"],
             label=variant,
-            s=16,
+            s=18,
         )
     axes[3].axhline(0.0, color="grey", linewidth=1)
     axes[3].axvline(0.0, color="grey", linewidth=1)
     axes[3].set_xlabel("correlation - no dropout")
     axes[3].set_ylabel("test accuracy - no dropout (points)")
-    axes[3].set_title("Per seed and variant")
+    axes[3].set_title("One point per seed and variant", fontsize=10)
+    axes[3].legend(fontsize="x-small")
     save(figure, "mnist1d_coadaptation.png")
 
     # 4. Monte-Carlo averaging against weight scaling.
@@ -752,7 +856,9 @@ def plot_results(results, output_dir):
     mean, std = np.array(mc["mc_error_mean"]), np.array(mc["mc_error_std"])
     axis.errorbar(
         mc["sample_counts"], 100 * mean, yerr=100 * std, marker="o",
-        capsize=3, label="Monte-Carlo model averaging",
+        capsize=3,
+        label=f"Monte-Carlo averaging (mean ± std, {args.mc_repeats} "
+        "repeats)",
     )  # fmt: skip
     axis.axhline(
         100 * mc["weight_scaling_error"],
@@ -764,7 +870,7 @@ def plot_results(results, output_dir):
     axis.set_xlabel("number of sampled subnetworks")
     axis.set_ylabel("test error (%)")
     axis.set_title("MNIST-1D MLP, fixed dropout")
-    axis.legend()
+    axis.legend(fontsize="small")
     save(figure, "mnist1d_mc_vs_weight_scaling.png")
     return paths
 
@@ -777,6 +883,8 @@ def plot_results(results, output_dir):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
+    if args.quick:
+        print(example_args.QUICK_NOTE, flush=True)
     x_train, y_train, x_test, y_test = example_utils.load_mnist1d(
         args.num_samples
     )
@@ -932,7 +1040,7 @@ def main(argv=None):
     table = format_tables(args, results)
     print()
     print(table)
-    figures = plot_results(results, args.output_dir)
+    figures = plot_results(results, args)
     example_utils.save_results(args, results, table, figures, STARTED)
     return results
 

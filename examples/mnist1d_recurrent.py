@@ -37,24 +37,15 @@ import time
 
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
-import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import example_args
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-tf.get_logger().setLevel("ERROR")
-
-import example_utils
-
-import kerasdrop
-
+NAME = "mnist1d_recurrent"
 CELLS = ("GRU", "LSTM")
 METHODS = ("none", "variational", "weight_drop", "zoneout")
+# Overrides of the defaults for `--quick`: every code path, in seconds.
 QUICK = {
     "num_samples": 600,
     "seeds": 2,
@@ -66,23 +57,37 @@ QUICK = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--quick", action="store_true", help="tiny settings")
+    parser = example_args.make_parser(__doc__)
     parser.add_argument(
         "--cells",
         default=",".join(CELLS),
         help="comma-separated subset of: " + ", ".join(CELLS),
     )
-    parser.add_argument("--num-samples", type=int, default=5000)
-    parser.add_argument("--train-samples", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--units", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=5000,
+        help="MNIST-1D samples generated; 80%% train, 20%% test",
+    )
+    parser.add_argument(
+        "--train-samples",
+        type=int,
+        default=1000,
+        help="training sequences of each seed (a subset of the training split)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="paired seeds of every model"
+    )
+    parser.add_argument(
+        "--units", type=int, default=16, help="units of the recurrent layer"
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="epochs")
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="rows per batch"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=1e-2, help="of Adam"
+    )
     parser.add_argument(
         "--recurrent-rate",
         type=float,
@@ -110,21 +115,29 @@ def parse_args(argv=None):
         default=0.05,
         help="ZoneoutLSTM's hidden_rate",
     )
-    parser.add_argument(
-        "--output-dir",
-        default=example_utils.default_output_dir("mnist1d_recurrent"),
-    )
-    parser.add_argument(
-        "--docs-images",
-        action="store_true",
-        help=f"also copy the figure into {example_utils.DOCS_IMAGES_DIR}",
-    )
-    args = example_utils.parse_paired_args(parser, argv, QUICK)
+    example_args.add_output_arguments(parser, NAME)
+    args = example_args.parse_paired(parser, argv, NAME, QUICK)
     args.cells = [cell.strip() for cell in args.cells.split(",")]
     if not args.cells or set(args.cells) - set(CELLS):
         parser.error(f"--cells: choose from {CELLS}")
     return args
 
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+tf.get_logger().setLevel("ERROR")
+
+import example_utils
+
+import kerasdrop
 
 # ---------------------------------------------------------------------------
 # The models: the recurrent layer returns its state at every step, which a
@@ -246,10 +259,14 @@ def plot(runs, summary, output_dir):
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.lines import Line2D
 
     cells = sorted({row["cell"] for row in summary.values()}, key=CELLS.index)
-    figure, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for axis, cell in zip(axes[:2], cells):
+    seeds = len({run["seed"] for run in runs})
+    figure, axes = plt.subplots(
+        1, len(cells) + 1, figsize=(5 * (len(cells) + 1), 4)
+    )
+    for axis, cell in zip(axes[:-1], cells):
         for index, method in enumerate(METHODS):
             values = np.asarray(
                 [
@@ -259,20 +276,29 @@ def plot(runs, summary, output_dir):
                 ]
             )
             epochs = np.arange(1, values.shape[1] + 1)
-            axis.plot(epochs, values.mean(0), color=f"C{index}", label=method)
+            example_utils.plot_mean_band(
+                axis,
+                epochs,
+                values,
+                method,
+                example_utils.line_style(index, len(epochs)),
+            )
         axis.set_xlabel("epoch")
-        axis.set_ylabel("test accuracy (mean over seeds)")
-        axis.set_title(cell)
+        axis.set_ylabel("test accuracy")
+        axis.set_title(f"{cell} (mean ± std over {seeds} seeds)")
         axis.legend(fontsize="small")
+        axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
+    paired = axes[-1]
     for offset, cell in enumerate(cells):
         for index, method in enumerate(METHODS[1:]):
             difference = summary[f"{cell}_{method}"]["test_accuracy_vs_none"]
             position = offset * (len(METHODS) + 1) + index
             values = 100 * np.asarray(difference["differences"])
-            axes[2].scatter(
+            paired.scatter(
                 np.full(len(values), position), values, color=f"C{index + 1}"
             )
-            axes[2].errorbar(
+            paired.errorbar(
                 position + 0.25,
                 100 * difference["mean"],
                 yerr=100 * difference["std"],
@@ -285,11 +311,19 @@ def plot(runs, summary, output_dir):
         for offset, cell in enumerate(cells)
         for index, method in enumerate(METHODS[1:])
     ]
-    axes[2].set_xticks(*zip(*ticks), rotation=30, ha="right")
-    axes[2].tick_params(axis="x", labelsize="small")
-    axes[2].axhline(0.0, color="grey", linewidth=1)
-    axes[2].set_ylabel("test accuracy - none (points)")
-    axes[2].set_title("Paired by seed (dots), mean ± std")
+    paired.set_xticks(*zip(*ticks), rotation=30, ha="right")
+    paired.tick_params(axis="x", labelsize="small")
+    paired.axhline(0.0, color="grey", linewidth=1)
+    paired.set_ylabel("test accuracy - none (points)")
+    paired.set_title("Final test accuracy, paired by seed")
+    paired.legend(
+        [
+            Line2D([], [], color="grey", marker="o", linestyle=""),
+            Line2D([], [], color="black", marker="o"),
+        ],
+        ["one seed", f"mean ± std over {seeds} seeds"],
+        fontsize="x-small",
+    )
     figure.tight_layout()
     path = os.path.join(output_dir, "mnist1d_recurrent.png")
     figure.savefig(path, dpi=120)
@@ -300,6 +334,8 @@ def plot(runs, summary, output_dir):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
+    if args.quick:
+        print(example_args.QUICK_NOTE, flush=True)
     x_train, y_train, x_test, y_test = example_utils.load_mnist1d(
         args.num_samples
     )

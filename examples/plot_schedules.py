@@ -8,8 +8,47 @@ a glance what each one does to the dropout rate. This is the figure of the
     python examples/plot_schedules.py --output docs/images/schedules.png
 """
 
-import argparse
 import os
+import sys
+
+import example_args
+
+NAME = "schedules"
+
+
+def parse_args(argv=None):
+    parser = example_args.make_parser(__doc__)
+    parser.add_argument(
+        "--epochs", type=int, default=40, help="epochs T on the x axis"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=0.5, help="the schedules' rate"
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="the figure's file (default: examples/results/schedules/"
+        "schedules.png; with --quick, examples/results/schedules-quick/"
+        "schedules.png)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="8 epochs (a smoke test; explicit flags still override it)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:  # Parsed again, so explicit flags override `--quick`.
+        parser.set_defaults(epochs=8)
+        args = parser.parse_args(argv)
+    if args.output is None:
+        folder = example_args.default_output_dir(NAME, args.quick)
+        args.output = os.path.join(folder, "schedules.png")
+    return args
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -17,6 +56,7 @@ import keras
 import matplotlib
 
 matplotlib.use("Agg")
+import example_utils
 import matplotlib.pyplot as plt
 
 from kerasdrop import schedules
@@ -50,13 +90,7 @@ def example_schedules(epochs, rate):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--rate", type=float, default=0.5)
-    parser.add_argument(
-        "--output", default="examples/results/schedules/schedules.png"
-    )
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
 
     steps = list(range(args.epochs + 1))
     curves = {
@@ -71,6 +105,7 @@ def main(argv=None):
         axis.set_title(name, fontsize=9)
         axis.set_ylim(-0.03, args.rate + 0.05)
         axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
     for axis in axes[-1]:
         axis.set_xlabel("epoch")
     for axis in axes[:, 0]:
@@ -79,11 +114,13 @@ def main(argv=None):
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     figure.savefig(args.output, dpi=110)
-    print(f"Wrote {args.output}")
     for name, values in curves.items():
         print(f"{name:36s} start {values[0]:.3f}  end {values[-1]:.3f}")
+    print(f"Wrote {args.output}")
+    if args.quick:
+        print(example_args.QUICK_NOTE)
     return curves
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

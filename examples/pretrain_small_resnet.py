@@ -21,35 +21,60 @@ Run (well under a minute on two CPU cores):
     python examples/pretrain_small_resnet.py
 """
 
-import argparse
 import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import example_args
 
-from kerasdrop import transfer
+NAME = "pretrain_small_resnet"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = example_args.make_parser(__doc__)
     parser.add_argument(
         "--cache-dir",
         default=None,
-        help=f"default: ${transfer.CACHE_ENV_VARIABLE} or ~/.cache/kerasdrop",
+        help="folder of the cached backbone (default: $KERASDROP_CACHE_DIR "
+        "or ~/.cache/kerasdrop; with --quick, "
+        f"examples/results/{NAME}-quick)",
     )
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--image-size", type=int, default=32, help="height and width"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=4, help="epochs of pretraining"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of weights and batches"
+    )
     parser.add_argument(
         "--force",
         action="store_true",
         help="pretrain again even if the cached file exists",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one epoch, cached in its own folder, not the cache of full "
+        "runs (a smoke test; explicit flags still override it)",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:  # Parsed again, so explicit flags override `--quick`.
+        parser.set_defaults(epochs=1)
+        args = parser.parse_args(argv)
+        if args.cache_dir is None:
+            args.cache_dir = example_args.default_output_dir(NAME, quick=True)
+    return args
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from kerasdrop import transfer
 
 
 def main(argv=None):
@@ -75,6 +100,9 @@ def main(argv=None):
         f"output {tuple(backbone.outputs[0].shape[1:])}, "
         f"{time.perf_counter() - started:.1f} s"
     )
+    print(f"Cached at {path}")
+    if args.quick:
+        print(example_args.QUICK_NOTE)
     return path
 
 

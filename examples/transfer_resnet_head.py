@@ -51,10 +51,113 @@ import time
 
 STARTED = time.perf_counter()  # The wall time reported includes imports.
 
-import argparse
-import math
 import os
 import sys
+
+import example_args
+
+NAME = "transfer_resnet_head"
+VARIANTS = ("no-dropout", "fixed", "annealed", "curriculum", "early")
+# `kerasdrop.transfer.BACKBONES`, named here so that `--help` needs no
+# kerasdrop (the first call of `transfer.load_backbone` checks the name).
+BACKBONES = ("small_resnet", "resnet50", "resnet50_v2")
+# Overrides of the defaults for `--quick`: every code path, in seconds. The
+# backbone is pretrained for one epoch into the quick run's own folder, so
+# the cached backbone of full runs is left alone.
+QUICK = {"epochs": 4, "seeds": 2, "pretrain_epochs": 1}
+
+
+def parse_args(argv=None):
+    parser = example_args.make_parser(__doc__)
+    parser.add_argument(
+        "--backbone",
+        choices=BACKBONES,
+        default="small_resnet",
+        help="pretrained network whose pooled features the head learns from",
+    )
+    parser.add_argument(
+        "--weights",
+        default="default",
+        help="weights of the backbone: 'imagenet', a weights file, 'none' "
+        "(random) or 'default' (default: the cached digits pretraining for "
+        "small_resnet, 'imagenet' for the resnet50 backbones)",
+    )
+    parser.add_argument(
+        "--image-size", type=int, default=32, help="height and width"
+    )
+    parser.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=20,
+        help="labelled training images of each digit 5-9",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=60, help="epochs of head training"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="seeds of every variant"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=0.5, help="the schedules' dropout rate"
+    )
+    parser.add_argument(
+        "--hidden-units", type=int, default=128, help="width of the head"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="rows per training batch"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=3e-3, help="of Adam"
+    )
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="comma-separated subset of: " + ", ".join(VARIANTS),
+    )
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=4,
+        help="epochs of the small ResNet's pretraining, if not cached",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache folder of the pretrained small ResNet (default: "
+        "$KERASDROP_CACHE_DIR or ~/.cache/kerasdrop; with --quick, the "
+        "output folder)",
+    )
+    parser.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=0,
+        help="after the head, fine-tune the backbone's top stage this many "
+        "epochs (0: skip)",
+    )
+    parser.add_argument(
+        "--drop-path-rate",
+        type=float,
+        default=0.1,
+        help="final DropPath rate of the fine-tuned stage",
+    )
+    example_args.add_output_arguments(parser, NAME)
+    args = example_args.parse(parser, argv, NAME, QUICK)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose from {VARIANTS}")
+    if args.weights.lower() == "none":
+        args.weights = None
+    if args.quick and args.cache_dir is None:
+        args.cache_dir = args.output_dir
+    return args
+
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+import math
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -72,69 +175,8 @@ import kerasdrop
 from kerasdrop import schedules
 from kerasdrop import transfer
 
-DEFAULT_OUTPUT_DIR = example_utils.default_output_dir("transfer_resnet_head")
-VARIANTS = ("no-dropout", "fixed", "annealed", "curriculum", "early")
 # Co-adaptation measures of the head's hidden units shown in the table.
 TABLE_MEASURES = ("correlation", "effective_rank")
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--backbone", choices=transfer.BACKBONES, default="small_resnet"
-    )
-    parser.add_argument(
-        "--weights",
-        default="default",
-        help="'default' (small_resnet: the cached digits pretraining; "
-        "resnet50*: 'imagenet'), 'imagenet', a weights file, or 'none'",
-    )
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--labels-per-class", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=0.5)
-    parser.add_argument("--hidden-units", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument(
-        "--variants",
-        default=",".join(VARIANTS),
-        help="comma-separated subset of: " + ", ".join(VARIANTS),
-    )
-    parser.add_argument("--pretrain-epochs", type=int, default=4)
-    parser.add_argument(
-        "--cache-dir",
-        default=None,
-        help="cache folder of the pretrained small ResNet "
-        f"(default: ${transfer.CACHE_ENV_VARIABLE} or "
-        "~/.cache/kerasdrop)",
-    )
-    parser.add_argument(
-        "--fine-tune-epochs",
-        type=int,
-        default=0,
-        help="after the head, fine-tune the backbone's top stage this many "
-        "epochs (0: skip)",
-    )
-    parser.add_argument("--drop-path-rate", type=float, default=0.1)
-    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
-    parser.add_argument(
-        "--docs-images",
-        action="store_true",
-        help=f"also copy the figures into {example_utils.DOCS_IMAGES_DIR}",
-    )
-    args = parser.parse_args(argv)
-    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = sorted(set(args.variants) - set(VARIANTS))
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {VARIANTS}")
-    if args.weights.lower() == "none":
-        args.weights = None
-    return args
 
 
 # The dropout regimes: schedules of the rate over the epochs, driven by
@@ -409,80 +451,186 @@ def format_table(summary):
     return "\n".join(lines)
 
 
+def closing_line(summary):
+    """The verdict rule's answer against no dropout; ties are ties."""
+    if "no-dropout" in summary:
+        return example_utils.verdict_line(
+            {
+                variant: row["difference_to_no_dropout"]
+                for variant, row in summary.items()
+                if variant != "no-dropout"
+            },
+            "no-dropout",
+        )
+    means = {v: row["val_accuracy"][0] for v, row in summary.items()}
+    top = max(means.values())
+    best = [v for v, mean in means.items() if math.isclose(mean, top)]
+    return (
+        f"Highest mean final validation accuracy: {', '.join(best)} "
+        "(without no-dropout there is no paired verdict)"
+    )
+
+
 def plot_results(runs, variants, output_dir):
     """Writes the three figures; returns their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
-
-    colors = dict(zip(VARIANTS, plt.get_cmap("tab10").colors))
+    from matplotlib.lines import Line2D
 
     def curves(variant, key):
-        chosen = [
-            run["history"][key] for run in runs if run["variant"] == variant
-        ]
-        return np.asarray(chosen, dtype="float64")
+        chosen = sorted(
+            (run for run in runs if run["variant"] == variant),
+            key=lambda run: run["seed"],
+        )
+        return np.asarray(
+            [run["history"][key] for run in chosen], dtype="float64"
+        )
 
+    num_epochs = curves(variants[0], "val_accuracy").shape[1]
+    num_seeds = curves(variants[0], "val_accuracy").shape[0]
+    epochs = np.arange(1, num_epochs + 1)
+    styles = {
+        variant: example_utils.line_style(VARIANTS.index(variant), num_epochs)
+        for variant in variants
+    }
     paths = []
-    # Accuracy over epochs: validation (solid, mean +- std) and training.
-    figure, axis = plt.subplots(figsize=(6.4, 4.2))
-    for variant in variants:
-        values = curves(variant, "val_accuracy")
-        epochs = np.arange(1, values.shape[1] + 1)
-        mean, std = values.mean(0), values.std(0)
-        axis.plot(epochs, mean, color=colors[variant], label=variant)
-        axis.fill_between(
-            epochs, mean - std, mean + std, color=colors[variant], alpha=0.15
+
+    # Accuracy over epochs, one panel per variant (the validation curves of
+    # the variants lie on each other), and the paired differences to no
+    # dropout in the last panel, where they can be told apart.
+    has_baseline = "no-dropout" in variants
+    panels = len(variants) + (has_baseline and len(variants) > 1)
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    figure, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(4.0 * columns, 3.2 * rows),
+        squeeze=False,
+        sharex=True,
+    )
+    axes = list(axes.flat)
+    for axis, variant in zip(axes, variants):
+        color = styles[variant]["color"]
+        if has_baseline and variant != "no-dropout":
+            axis.plot(
+                epochs,
+                curves("no-dropout", "val_accuracy").mean(0),
+                color="0.6",
+                linewidth=1,
+            )
+        example_utils.plot_mean_band(
+            axis,
+            epochs,
+            curves(variant, "val_accuracy"),
+            None,
+            {"color": color, "linestyle": "-"},
         )
         axis.plot(
             epochs,
             curves(variant, "accuracy").mean(0),
-            color=colors[variant],
+            color=color,
             linestyle=":",
-            linewidth=1,
         )
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("accuracy")
-    axis.set_title("Validation (solid, mean ± std) and training (dotted)")
-    axis.legend(fontsize="small", loc="lower right")
-    figure.tight_layout()
+        axis.set_title(variant)
+        axis.set_ylabel("accuracy")
+        axis.grid(alpha=0.3)
+    handles = [
+        Line2D([], [], color="black", linestyle="-"),
+        Line2D([], [], color="black", linestyle=":"),
+    ]
+    labels = [
+        f"validation (mean ± std over {num_seeds} seeds)",
+        "training (mean, dropout on)",
+    ]
+    if has_baseline:
+        handles.append(Line2D([], [], color="0.6", linewidth=1))
+        labels.append("no-dropout validation (mean)")
+    if panels > len(variants):
+        axis = axes[len(variants)]
+        axis.axhline(0.0, color="0.6", linewidth=1)
+        baseline = curves("no-dropout", "val_accuracy")
+        # From the second quarter of a long run: the first epochs' large
+        # differences would set the scale.
+        start = num_epochs // 4 if num_epochs >= 20 else 0
+        for variant in variants:
+            if variant == "no-dropout":
+                continue
+            difference = curves(variant, "val_accuracy") - baseline
+            example_utils.plot_mean_band(
+                axis,
+                epochs[start:],
+                100 * difference[:, start:],
+                variant,
+                example_utils.line_style(
+                    VARIANTS.index(variant), num_epochs - start
+                ),
+                alpha=0.08,  # Four bands on one another.
+            )
+        axis.set_title(f"Paired by seed, mean ± std, epochs {start + 1}+")
+        axis.set_ylabel("val accuracy - no-dropout (points)")
+        axis.legend(fontsize="x-small")
+        axis.grid(alpha=0.3)
+    for axis in axes[panels:]:
+        axis.set_visible(False)
+    for axis in axes[:panels]:
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_tick_params(labelbottom=True)
+        example_utils.integer_epochs(axis)
+    figure.legend(handles, labels, loc="upper center", ncol=3, fontsize="small")
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (3.2 * rows)))
     paths.append(os.path.join(output_dir, "transfer_accuracy.png"))
     figure.savefig(paths[-1], dpi=120)
     plt.close(figure)
 
-    # The rate each schedule set at each epoch, as logged by the scheduler.
-    figure, axis = plt.subplots(figsize=(6.4, 3.4))
-    for variant in variants:
+    # The rate each schedule set at each epoch, as logged by the scheduler,
+    # one panel per schedule: on one axis they would hide each other.
+    figure, axes = plt.subplots(
+        1,
+        len(variants),
+        figsize=(2.6 * len(variants), 2.6),
+        sharey=True,
+        squeeze=False,
+    )
+    for axis, variant in zip(axes[0], variants):
         values = curves(variant, "head_dropout/rate")[0]
-        epochs = np.arange(1, len(values) + 1)
-        axis.plot(
-            epochs,
-            values,
-            color=colors[variant],
-            label=variant,
-            drawstyle="steps-mid",
-        )
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("dropout rate")
-    axis.set_title("Rate schedules (logged by DropoutScheduler)")
-    axis.legend(fontsize="small")
+        axis.step(epochs, values, where="mid", color=styles[variant]["color"])
+        axis.set_title(variant)
+        axis.set_xlabel("epoch")
+        axis.set_ylim(-0.03, max(float(np.max(values)), 0.5) + 0.05)
+        axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
+    axes[0][0].set_ylabel("dropout rate")
+    figure.suptitle("Rate schedules (logged by DropoutScheduler)")
     figure.tight_layout()
     paths.append(os.path.join(output_dir, "transfer_schedules.png"))
     figure.savefig(paths[-1], dpi=120)
     plt.close(figure)
 
     # Co-adaptation of the hidden units over the epochs.
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    labels = {
+        "correlation": "mean |correlation| of the hidden units",
+        "effective_rank": "effective rank of the hidden units",
+    }
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for axis, measure in zip(axes, TABLE_MEASURES):
         for variant in variants:
-            values = curves(variant, f"coadaptation/head_dropout/{measure}")
-            epochs = np.arange(1, values.shape[1] + 1)
-            axis.plot(
-                epochs, values.mean(0), color=colors[variant], label=variant
+            example_utils.plot_mean_band(
+                axis,
+                epochs,
+                curves(variant, f"coadaptation/head_dropout/{measure}"),
+                variant,
+                styles[variant],
             )
         axis.set_xlabel("epoch")
-        axis.set_title(f"{measure.replace('_', ' ')} of the hidden units")
+        axis.set_ylabel(labels.get(measure, measure))
+        axis.set_title(
+            f"{measure.replace('_', ' ')} (mean ± std over {num_seeds} seeds)"
+        )
+        axis.grid(alpha=0.3)
+        example_utils.integer_epochs(axis)
     axes[0].legend(fontsize="small")
     figure.tight_layout()
     paths.append(os.path.join(output_dir, "transfer_coadaptation.png"))
@@ -499,6 +647,8 @@ def plot_results(runs, variants, output_dir):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
+    if args.quick:
+        print(example_args.QUICK_NOTE, flush=True)
 
     print(f"Backbone: {args.backbone} (weights: {args.weights})", flush=True)
     backbone, preprocess = load_backbone(args)
@@ -620,8 +770,7 @@ def main(argv=None):
         f"class, {args.epochs} epochs, {args.seeds} seeds, rate {args.rate}"
     )
     print(table)
-    best = max(summary, key=lambda v: summary[v]["val_accuracy"][0])
-    print(f"Highest mean final validation accuracy: {best}")
+    print(closing_line(summary))
 
     figures = plot_results(runs, args.variants, args.output_dir)
     results = {

@@ -19,72 +19,85 @@ Markdown and CSV, and a plot); `--docs-images` also writes the plot to
 `docs/images/`.
 """
 
-import argparse
-import csv
 import os
-import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import example_args
 
-import keras
-import numpy as np
-
-import kerasdrop
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+NAME = "zoneout_sequential_digits"
 METHODS = ("none", "variational", "weight_drop", "zoneout")
+# Overrides of the defaults for `--quick`: every code path, in seconds.
+QUICK = {"seeds": 2, "epochs": 2, "units": 8, "train_limit": 256}
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = example_args.make_parser(__doc__)
     parser.add_argument(
-        "--methods", nargs="+", default=list(METHODS), choices=METHODS
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=METHODS,
+        help="the regularizers compared",
     )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds of every method"
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="epochs")
+    parser.add_argument(
+        "--units", type=int, default=64, help="units of the LSTM"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="rows per batch"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=1e-2, help="of Adam"
+    )
     parser.add_argument(
         "--recurrent-rate",
         type=float,
         default=0.25,
-        help="VariationalLSTM's recurrent_rate.",
+        help="VariationalLSTM's recurrent_rate",
     )
     parser.add_argument(
         "--weight-drop-rate",
         type=float,
         default=0.3,
-        help="WeightDropLSTM's rate.",
+        help="WeightDropLSTM's rate",
     )
     parser.add_argument(
-        "--cell-rate", type=float, default=0.5, help="ZoneoutLSTM's cell_rate."
+        "--cell-rate", type=float, default=0.5, help="ZoneoutLSTM's cell_rate"
     )
     parser.add_argument(
         "--hidden-rate",
         type=float,
         default=0.05,
-        help="ZoneoutLSTM's hidden_rate.",
+        help="ZoneoutLSTM's hidden_rate",
     )
     parser.add_argument(
         "--train-limit",
         type=int,
         default=None,
-        help="Use only this many training sequences.",
+        help="use only this many training sequences (default: all)",
     )
-    parser.add_argument(
-        "--output-dir",
-        default=os.path.join(HERE, "results", "zoneout_sequential_digits"),
-    )
-    parser.add_argument(
-        "--docs-images",
-        action="store_true",
-        help="Also write the plot to docs/images/.",
-    )
-    return parser.parse_args(argv)
+    example_args.add_output_arguments(parser, NAME)
+    return example_args.parse(parser, argv, NAME, QUICK)
 
+
+if __name__ == "__main__":
+    # `--help` and mistyped flags answer here, before TensorFlow loads.
+    parse_args(sys.argv[1:])
+
+import csv
+import statistics
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import example_utils
+import keras
+import numpy as np
+
+import kerasdrop
 
 # ## The data
 #
@@ -262,27 +275,35 @@ def plot(curves, rows, paths):
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    seeds = len(next(iter(curves.values())))
     for method, runs in curves.items():
         runs = np.asarray(runs)
         epochs = np.arange(1, runs.shape[1] + 1)
-        mean, std = runs.mean(axis=0), runs.std(axis=0)
-        left.plot(epochs, mean, label=method)
-        left.fill_between(epochs, mean - std, mean + std, alpha=0.2)
+        example_utils.plot_mean_band(
+            left,
+            epochs,
+            runs,
+            method,
+            example_utils.line_style(METHODS.index(method), len(epochs)),
+        )
     left.set_xlabel("epoch")
     left.set_ylabel("test accuracy")
-    left.set_title("Permuted sequential digits")
+    left.set_title(f"Permuted sequential digits (mean ± std, {seeds} seeds)")
     left.legend()
+    left.grid(alpha=0.3)
+    example_utils.integer_epochs(left)
     names = [row["method"] for row in rows]
     right.bar(
         names,
         [row["mean"] for row in rows],
         yerr=[row["std"] for row in rows],
         capsize=4,
-        color=[f"C{i}" for i in range(len(rows))],
+        color=[f"C{METHODS.index(name)}" for name in names],
     )
     low = min(row["mean"] - row["std"] for row in rows)
     right.set_ylim(max(0.0, low - 0.05), 1.0)
-    right.set_title("Final test accuracy (mean ± std)")
+    right.set_ylabel("test accuracy after the last epoch")
+    right.set_title(f"Final test accuracy (mean ± std, {seeds} seeds)")
     figure.tight_layout()
     for path in paths:
         figure.savefig(path, dpi=120)
@@ -292,17 +313,22 @@ def plot(curves, rows, paths):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
+    if args.quick:
+        print(example_args.QUICK_NOTE, flush=True)
     curves, train_accuracy = run(args)
     rows = summarize(curves, train_accuracy)
     write_table(rows, args.output_dir, args)
     paths = [os.path.join(args.output_dir, "accuracy.png")]
     if args.docs_images:
-        docs_images = os.path.normpath(
-            os.path.join(HERE, "..", "docs", "images")
+        paths.append(
+            os.path.join(
+                example_args.DOCS_IMAGES_DIR, "zoneout_sequential_digits.png"
+            )
         )
-        paths.append(os.path.join(docs_images, "zoneout_sequential_digits.png"))
     plot(curves, rows, paths)
     print(f"Wrote {', '.join(paths)} and the table to {args.output_dir}.")
+    if args.quick:
+        print(example_args.QUICK_NOTE)
     return rows
 
 

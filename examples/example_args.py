@@ -1,0 +1,109 @@
+"""The command lines of the example scripts: argparse only, nothing heavy.
+
+Not an example itself. Every script parses its arguments with these
+helpers before it imports Keras, TensorFlow or kerasdrop, so `--help` and a
+mistyped flag answer at once, without a line of TensorFlow's logging.
+
+- `make_parser` gives a parser whose help shows every option's default
+  once (`HelpFormatter`).
+- `add_output_arguments` adds `--output-dir`, `--docs-images` and
+  `--quick`; `parse` applies the `--quick` settings and gives a quick run
+  its own folder, `examples/results/<name>-quick`, so it never overwrites
+  a full run's results.
+- `QUICK_NOTE` is what a quick run prints next to its numbers.
+"""
+
+import argparse
+import os
+
+EXAMPLES_DIR = os.path.dirname(os.path.abspath(__file__))
+DOCS_IMAGES_DIR = os.path.join(os.path.dirname(EXAMPLES_DIR), "docs", "images")
+QUICK_NOTE = (
+    "--quick: tiny settings that run every code path; its numbers and "
+    "verdicts are a smoke test of the code, not a result."
+)
+
+
+def default_output_dir(name, quick=False):
+    """`examples/results/<name>` (`<name>-quick` for a quick run)."""
+    return os.path.join(
+        EXAMPLES_DIR, "results", f"{name}-quick" if quick else name
+    )
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds `(default: ...)` to an option's help unless it says it already.
+
+    Flags (default `False`) and options whose default is `None` get no
+    `(default: None)`: their help text says what happens without them.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.default is None:
+            return text
+        if action.default is False:  # `0 == False`: compared by identity.
+            return text
+        return super()._get_help_string(action)
+
+
+def make_parser(doc):
+    """A parser described by the first paragraph of the docstring `doc`."""
+    return argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=HelpFormatter
+    )
+
+
+def add_output_arguments(parser, name, docs_images=True, quick=True):
+    """Adds `--output-dir` (and `--docs-images`, `--quick` if asked)."""
+    folder = os.path.join("examples", "results", name)
+    parser.add_argument(
+        "--output-dir",
+        default=None,
+        help="folder for the results and figures (default: "
+        f"{folder}; with --quick, {folder}-quick)"
+        if quick
+        else f"folder for the results and figures (default: {folder})",
+    )
+    if docs_images:
+        parser.add_argument(
+            "--docs-images",
+            action="store_true",
+            help=f"also copy the figures into {DOCS_IMAGES_DIR}",
+        )
+    if quick:
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="tiny settings that run every code path in little time "
+            "(a smoke test; explicit flags still override them)",
+        )
+
+
+def parse(parser, argv, name, quick=None):
+    """Parses `argv`, with the `quick` defaults under `--quick`.
+
+    Explicit flags override the `quick` defaults. Without `--output-dir`,
+    the output folder is `default_output_dir(name, args.quick)`.
+    `--docs-images` refuses `--quick`: the documentation shows full runs.
+    """
+    args = parser.parse_args(argv)
+    if getattr(args, "quick", False) and quick:
+        # Parsed again, so explicit flags override `quick`.
+        parser.set_defaults(**quick)
+        args = parser.parse_args(argv)
+    if getattr(args, "quick", False) and getattr(args, "docs_images", False):
+        parser.error("--docs-images needs a full run: drop --quick")
+    if args.output_dir is None:
+        args.output_dir = default_output_dir(
+            name, getattr(args, "quick", False)
+        )
+    return args
+
+
+def parse_paired(parser, argv, name, quick):
+    """`parse`, then at least two seeds, for paired differences."""
+    args = parse(parser, argv, name, quick)
+    if args.seeds < 2:
+        parser.error("paired differences need --seeds 2 or more")
+    return args
