@@ -295,13 +295,13 @@ CASES = [
         "scheduler-returns-nan",
         lambda: _fit_with(DropoutScheduler(lambda epoch: NAN)),
         ValueError,
-        ["'drop'", "epoch 0", "nan", "stays at 0.25"],
+        ["'drop'", "epoch 1 (schedule step 0)", "nan", "stays at 0.25"],
     ),
     (
         "scheduler-returns-1.5",
         lambda: _fit_with(DropoutScheduler(lambda epoch: 1.5)),
         ValueError,
-        ["'drop'", "epoch 0", "1.5", "stays at 0.25"],
+        ["'drop'", "epoch 1 (schedule step 0)", "1.5", "stays at 0.25"],
     ),
     (
         "scheduler-unknown-layer",
