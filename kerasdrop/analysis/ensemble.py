@@ -27,7 +27,6 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop.analysis import _graph
-from kerasdrop.layers.concrete_dropout import ConcreteDropout
 from kerasdrop.layers.rates import SamplingSwitch
 from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import sampling
@@ -75,17 +74,6 @@ class _AlwaysTraining(keras.layers.Layer):
         return self.layer.compute_mask(inputs, mask)
 
 
-def _sampled_layers(model):
-    """The kerasdrop layers Monte-Carlo prediction switches on, at any
-    depth: every layer that holds rates (the layers `DropoutScheduler`
-    drives) and every `ConcreteDropout`."""
-    return [holder.layer for holder in rate_holders(model)] + [
-        layer
-        for layer in _compat.flatten_layers(model)
-        if isinstance(layer, ConcreteDropout)
-    ]
-
-
 def _is_keras_dropout(layer):
     """Whether `layer` is one of Keras's dropout layers, which
     `_rates.sampling` cannot reach."""
@@ -109,7 +97,7 @@ def _mc_model(model):
             "Invalid type received for argument `model`. Expected a "
             f"`keras.Model`. Received: model of type {type(model).__name__}"
         )
-    sampled = _sampled_layers(model)
+    sampled = _graph.kerasdrop_dropout_layers(model)
     if model not in _MC_MODELS:
         wrapped = []
 

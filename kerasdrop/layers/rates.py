@@ -181,8 +181,34 @@ def sampling(layers):
         _SAMPLED.reset(token)
 
 
+# Layer id -> list of `(inputs, outputs)` of its calls, under `recording`.
+_RECORDED = contextvars.ContextVar("kerasdrop_recorded", default=None)
+
+
+@contextlib.contextmanager
+def recording(layers):
+    """Records what each of `layers` is called on and returns, in the block.
+
+    Yields a dict from each layer's id to the list of `(inputs, outputs)` of
+    its calls in the block, in order (`inputs` is the first argument). This
+    reads the activations around a dropout layer inside a subclassed block,
+    which no symbolic graph reaches; `CoAdaptationMonitor` traces the model
+    inside it.
+
+    Args:
+        layers: Layers that have `SamplingSwitch` (kerasdrop's layers).
+    """
+    records = {id(layer): [] for layer in layers}
+    token = _RECORDED.set(records)
+    try:
+        yield records
+    finally:
+        _RECORDED.reset(token)
+
+
 def _switchable(call):
-    """`call`, taking `training=True` for a layer that `sampling` names."""
+    """`call`, taking `training=True` for a layer that `sampling` names,
+    and recorded for a layer that `recording` names."""
     names = list(inspect.signature(call).parameters)
     if "training" not in names:
         return call
@@ -195,7 +221,13 @@ def _switchable(call):
                 args = args[:position] + (True,) + args[position + 1 :]
             else:
                 kwargs["training"] = True
-        return call(self, *args, **kwargs)
+        records = _RECORDED.get()
+        if records is None or id(self) not in records:
+            return call(self, *args, **kwargs)
+        outputs = call(self, *args, **kwargs)
+        inputs = args[0] if args else next(iter(kwargs.values()))
+        records[id(self)].append((inputs, outputs))
+        return outputs
 
     switchable_call.switchable = True
     return switchable_call
@@ -206,8 +238,9 @@ class SamplingSwitch:
 
     Every subclass's `call` (its own or the one it inherits, Keras's
     `RNN.call` say) is wrapped once, when the class is made, so that it
-    takes `training=True` while `sampling` names the layer. Outside
-    `sampling` the wrapper only passes the call on.
+    takes `training=True` while `sampling` names the layer, and records
+    its inputs and outputs while `recording` names it. Outside both the
+    wrapper only passes the call on.
     """
 
     def __init_subclass__(cls, **kwargs):
