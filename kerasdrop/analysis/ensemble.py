@@ -399,12 +399,17 @@ def mc_predict(
 
     Runs `num_samples` subnetworks — one random dropout mask per sample and
     row — and combines their outputs. Only dropout layers are in training
-    mode: kerasdrop's layers (every layer with `dropout_rates`, recurrent
-    ones included) and Keras's `Dropout`, `SpatialDropout1D/2D/3D`,
-    `GaussianDropout` and `AlphaDropout`. `BatchNormalization` and every
+    mode: kerasdrop's layers at any depth (every rate `DropoutScheduler`
+    drives, inside nested models, subclassed blocks such as KerasHub's
+    converted transformers, `TimeDistributed` or `Bidirectional`, and
+    `ConcreteDropout`), each running its own `call` in training mode, and
+    Keras's `Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout` and
+    `AlphaDropout` in the model's graph. `BatchNormalization` and every
     other layer stay in inference mode, unlike in a loop of
-    `model(x, training=True)`. The dropout of Keras's recurrent layers (their
-    `dropout` and `recurrent_dropout` arguments) stays off.
+    `model(x, training=True)`. Keras's dropout inside other layers (a
+    subclassed block, the `dropout` of Keras's attention and recurrent
+    layers) stays off, with a warning: `kerasdrop.make_schedulable`
+    converts it.
 
     The samples use the layers' **current rates**: after a schedule that
     ended at 0 (`EarlyDropout`, an annealed rate), every sample is the
@@ -413,10 +418,11 @@ def mc_predict(
     to sample at other rates: they are set for this call only and put back
     afterwards, also when the call fails.
 
-    The model is rebuilt once (with `keras.models.clone_model`, reusing its
-    layers, so the weights are shared and training continues to show). The
-    input is repeated `num_samples` times (all rows for the first sample,
-    then for the second, ...) and goes through the model `batch_size` rows
+    For Keras's dropout layers the model is rebuilt once (with
+    `keras.models.clone_model`, reusing its layers, so the weights are
+    shared and training continues to show). The input is repeated
+    `num_samples` times (all rows for the first sample, then for the
+    second, ...) and goes through the model `batch_size` rows
     at a time: each batch is built from `x` when it is needed, and only the
     running mean and spread of the outputs are kept, so memory is bounded
     by `batch_size` rows whatever `num_samples` is (unless

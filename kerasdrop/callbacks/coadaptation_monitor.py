@@ -42,10 +42,17 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     callback list, so they see its values.
 
     By default the watched layers are the model's dropout layers (kerasdrop's
-    and Keras's, among `model.layers`), read at their *input*: the units that
-    dropout acts on (a feed-forward dropout layer is read at its output,
-    which is the same at inference). A layer named in `layers` is read the
-    same way if it is a dropout layer, and at its output otherwise.
+    and Keras's among `model.layers`, and kerasdrop's at any depth: inside
+    a nested backbone or a subclassed block, such as a converted KerasHub
+    transformer, keyed as `DropoutScheduler` keys them), read at their
+    *input*: the units that dropout acts on (a feed-forward dropout layer
+    is read at its output, which is the same at inference). A layer named
+    in `layers` (one of `model.layers`) is read the same way if it is a
+    dropout layer, and at its output otherwise. A `UserWarning` names the
+    dropout the default leaves out: Keras's nested in other layers
+    (`kerasdrop.make_schedulable` converts it), and kerasdrop's run inside
+    a loop (an RNN's cell, `TimeDistributed`) or, with an ablation measure,
+    below `model.layers`.
 
     A sub-model that reads the activations of all watched layers and
     computes every measure from them (with `keras.ops`: the covariance, and
