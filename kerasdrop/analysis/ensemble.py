@@ -76,7 +76,7 @@ class _AlwaysTraining(keras.layers.Layer):
 
 def _is_keras_dropout(layer):
     """Whether `layer` is one of Keras's dropout layers, which
-    `_rates.sampling` cannot reach."""
+    `sampling` cannot reach."""
     return _graph.is_dropout_layer(layer) and not isinstance(
         layer, SamplingSwitch
     )
