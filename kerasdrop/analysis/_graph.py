@@ -6,6 +6,7 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop.layers.concrete_dropout import ConcreteDropout
+from kerasdrop.layers.rates import rate_holders
 
 # Rows passed to one call of the model when many masked copies of the data
 # go through it.
@@ -34,6 +35,34 @@ def is_dropout_layer(layer):
     """
     return bool(getattr(layer, "dropout_rates", None)) or isinstance(
         layer, _KERAS_DROPOUT_TYPES + (ConcreteDropout,)
+    )
+
+
+def kerasdrop_dropout_layers(model):
+    """kerasdrop's dropout layers of `model`, at any depth.
+
+    Every layer that holds rates, found by the walk `DropoutScheduler` uses
+    (`kerasdrop.layers.rates.rate_holders`: nested models, subclassed
+    blocks, wrappers), then every `ConcreteDropout`.
+    """
+    return [holder.layer for holder in rate_holders(model)] + [
+        layer
+        for layer in _compat.flatten_layers(model)
+        if isinstance(layer, ConcreteDropout)
+    ]
+
+
+def reads_input(layer):
+    """Whether the units a dropout layer acts on are its input.
+
+    They are for a recurrent dropout layer and for `ConcreteDropout`
+    (which drops the inputs of the layer it wraps); a feed-forward dropout
+    layer is the identity at inference, so its output holds the same
+    values, and any other layer is read at its output.
+    """
+    recurrent = isinstance(layer, keras.layers.RNN)
+    return (recurrent and is_dropout_layer(layer)) or isinstance(
+        layer, ConcreteDropout
     )
 
 
@@ -113,11 +142,7 @@ def units_tensor(layer):
     `ConcreteDropout` (which drops the inputs of the layer it wraps), are
     read at their input. Any other layer is read at its output.
     """
-    recurrent = isinstance(layer, keras.layers.RNN)
-    reads_input = (recurrent and is_dropout_layer(layer)) or isinstance(
-        layer, ConcreteDropout
-    )
-    attribute = "input" if reads_input else "output"
+    attribute = "input" if reads_input(layer) else "output"
     try:
         tensor = getattr(layer, attribute)
     except (AttributeError, ValueError):

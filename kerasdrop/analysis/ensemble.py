@@ -27,7 +27,9 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop.analysis import _graph
+from kerasdrop.layers.rates import SamplingSwitch
 from kerasdrop.layers.rates import rate_holders
+from kerasdrop.layers.rates import sampling
 from kerasdrop.layers.rates import selects
 from kerasdrop.layers.rates import validate_rate
 
@@ -48,7 +50,8 @@ _MC_MODELS = weakref.WeakKeyDictionary()
 
 
 class _AlwaysTraining(keras.layers.Layer):
-    """Calls a dropout layer in training mode, whatever the caller says."""
+    """Calls a Keras dropout layer in training mode, whatever the caller
+    says."""
 
     def __init__(self, layer, **kwargs):
         super().__init__(
@@ -71,71 +74,86 @@ class _AlwaysTraining(keras.layers.Layer):
         return self.layer.compute_mask(inputs, mask)
 
 
+def _is_keras_dropout(layer):
+    """Whether `layer` is one of Keras's dropout layers, which
+    `sampling` cannot reach."""
+    return _graph.is_dropout_layer(layer) and not isinstance(
+        layer, SamplingSwitch
+    )
+
+
 def _mc_model(model):
-    """The model rebuilt with its dropout layers always in training mode."""
+    """`(mc_model, sampled)`: the model to call for Monte-Carlo samples,
+    and the kerasdrop layers to switch on while calling it.
+
+    kerasdrop's layers are switched on by `sampling`, wherever
+    they are. Keras's own dropout layers in the model's graph (nested
+    Functional and Sequential models included) are switched on by a
+    rebuilt graph that calls each of them in training mode; Keras's
+    dropout inside other layers stays off (`_warn_fixed_dropout` says so).
+    """
     if not isinstance(model, keras.Model):
         raise TypeError(
             "Invalid type received for argument `model`. Expected a "
             f"`keras.Model`. Received: model of type {type(model).__name__}"
         )
-    cached = _MC_MODELS.get(model)
-    if cached is not None:
-        return cached
-    wrapped = []
+    sampled = _graph.kerasdrop_dropout_layers(model)
+    if model not in _MC_MODELS:
+        wrapped = []
 
-    def clone_function(layer):
-        if _graph.is_dropout_layer(layer):
-            wrapped.append(layer.name)
-            return _AlwaysTraining(layer)
-        return layer  # Reused, so the weights are shared.
+        def clone_function(layer):
+            if _is_keras_dropout(layer):
+                wrapped.append(layer)
+                return _AlwaysTraining(layer)
+            return layer  # Reused, so the weights are shared.
 
-    try:
-        mc_model = keras.models.clone_model(
-            model, clone_function=clone_function, recursive=True
-        )
-    except ValueError as error:
-        raise ValueError(
-            "Monte-Carlo prediction rebuilds the model's graph to switch on "
-            "its dropout layers alone, which needs a Functional or "
-            f"Sequential model. The model '{model.name}' of type "
-            f"{type(model).__name__} cannot be rebuilt: build it with the "
-            "functional API (a loop of `model(x, training=True)` would also "
-            "put BatchNormalization in training mode). Keras said: "
-            f"{error}"
-        ) from error
-    if not wrapped:
-        raise ValueError(
-            f"The model '{model.name}' has no dropout layer, so every "
-            "Monte-Carlo sample would be the same. Dropout layers are "
-            "kerasdrop's layers and Keras's Dropout, SpatialDropout, "
-            "GaussianDropout and AlphaDropout."
-        )
-    _warn_fixed_dropout(model, set(wrapped))
-    _MC_MODELS[model] = mc_model
-    return mc_model
+        try:
+            mc_model = keras.models.clone_model(
+                model, clone_function=clone_function, recursive=True
+            )
+        except ValueError as error:
+            raise ValueError(
+                "Monte-Carlo prediction rebuilds the model's graph to switch "
+                "on its dropout layers alone, which needs a Functional or "
+                f"Sequential model. The model '{model.name}' of type "
+                f"{type(model).__name__} cannot be rebuilt: build it with "
+                "the functional API (a loop of `model(x, training=True)` "
+                "would also put BatchNormalization in training mode). Keras "
+                f"said: {error}"
+            ) from error
+        if not wrapped and not sampled:
+            raise ValueError(
+                f"The model '{model.name}' has no dropout layer, so every "
+                "Monte-Carlo sample would be the same. Dropout layers are "
+                "kerasdrop's layers, at any depth, and Keras's Dropout, "
+                "SpatialDropout, GaussianDropout and AlphaDropout in the "
+                "model's graph (`kerasdrop.make_schedulable(model)` "
+                "converts Keras's dropout inside other layers)."
+            )
+        _warn_fixed_dropout(model, {id(layer) for layer in wrapped}, sampled)
+        # Without Keras dropout in the graph, `sampling` does everything on
+        # the model itself (and a cached model would keep its key alive).
+        _MC_MODELS[model] = mc_model if wrapped else None
+    return _MC_MODELS[model] or model, sampled
 
 
-def _warn_fixed_dropout(model, switched_on):
+def _warn_fixed_dropout(model, switched_on, sampled):
     """Warns about Keras dropout that Monte-Carlo sampling cannot use as
     the user may expect: dropout inside other layers (an attention or
     recurrent layer, a subclassed block), which stays off; Keras dropout
     layers at rate 0, which draw nothing and cannot be raised; and, next
-    to kerasdrop's scheduled rates, Keras dropout layers sampled at their
-    fixed rate."""
+    to kerasdrop's rates, Keras dropout layers sampled at their fixed
+    rate."""
     from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
 
     found = find_unschedulable_dropout(model)
-    has_rates = any(
-        _graph.is_dropout_layer(layer) and getattr(layer, "dropout_rates", None)
-        for layer in _compat.flatten_layers(model)
-    )
     off, zero, fixed = [], [], []
     for item in found:
-        if item.layer.name not in switched_on:
+        if id(item.layer) not in switched_on:
             off.append(str(item))
         elif not any(item.rates.values()):
             zero.append(str(item))
-        elif has_rates:
+        elif sampled:
             fixed.append(str(item))
     parts = []
     if off:
@@ -272,8 +290,9 @@ def _rates_for_the_pass(model, targets, rate):
                     f"The layer '{target.layer.name}' (Keras's "
                     f"{type(target.layer).__name__}) was created with rate "
                     "0, so Keras gave it no random generator and it cannot "
-                    "drop at another rate. Use a kerasdrop layer, such as "
-                    "`kerasdrop.ScheduledDropout`, whose rate can change."
+                    "drop at another rate. `kerasdrop.make_schedulable("
+                    "model)` converts it into a kerasdrop layer, whose rate "
+                    "can change."
                 )
     return chosen
 
@@ -380,12 +399,17 @@ def mc_predict(
 
     Runs `num_samples` subnetworks — one random dropout mask per sample and
     row — and combines their outputs. Only dropout layers are in training
-    mode: kerasdrop's layers (every layer with `dropout_rates`, recurrent
-    ones included) and Keras's `Dropout`, `SpatialDropout1D/2D/3D`,
-    `GaussianDropout` and `AlphaDropout`. `BatchNormalization` and every
+    mode: kerasdrop's layers at any depth (every rate `DropoutScheduler`
+    drives, inside nested models, subclassed blocks such as KerasHub's
+    converted transformers, `TimeDistributed` or `Bidirectional`, and
+    `ConcreteDropout`), each running its own `call` in training mode, and
+    Keras's `Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout` and
+    `AlphaDropout` in the model's graph. `BatchNormalization` and every
     other layer stay in inference mode, unlike in a loop of
-    `model(x, training=True)`. The dropout of Keras's recurrent layers (their
-    `dropout` and `recurrent_dropout` arguments) stays off.
+    `model(x, training=True)`. Keras's dropout inside other layers (a
+    subclassed block, the `dropout` of Keras's attention and recurrent
+    layers) stays off, with a warning: `kerasdrop.make_schedulable`
+    converts it.
 
     The samples use the layers' **current rates**: after a schedule that
     ended at 0 (`EarlyDropout`, an annealed rate), every sample is the
@@ -394,10 +418,11 @@ def mc_predict(
     to sample at other rates: they are set for this call only and put back
     afterwards, also when the call fails.
 
-    The model is rebuilt once (with `keras.models.clone_model`, reusing its
-    layers, so the weights are shared and training continues to show). The
-    input is repeated `num_samples` times (all rows for the first sample,
-    then for the second, ...) and goes through the model `batch_size` rows
+    For Keras's dropout layers the model is rebuilt once (with
+    `keras.models.clone_model`, reusing its layers, so the weights are
+    shared and training continues to show). The input is repeated
+    `num_samples` times (all rows for the first sample, then for the
+    second, ...) and goes through the model `batch_size` rows
     at a time: each batch is built from `x` when it is needed, and only the
     running mean and spread of the outputs are kept, so memory is bounded
     by `batch_size` rows whatever `num_samples` is (unless
@@ -462,7 +487,7 @@ def mc_predict(
             "Invalid value received for argument `combine`. Expected one "
             f"of {_COMBINE}. Received: combine={combine!r}"
         )
-    mc_model = _mc_model(model)
+    mc_model, sampled = _mc_model(model)
     _graph.model_output(model)  # Raises for several outputs.
     num_rows = _graph.count_rows(x)
     if num_rows == 0:
@@ -490,7 +515,9 @@ def mc_predict(
         for start, batch in _monte_carlo_batches(
             x, num_rows, num_samples, batch_size
         ):
-            outputs = ops.convert_to_numpy(mc_model(batch, training=False))
+            with sampling(sampled):
+                outputs = mc_model(batch, training=False)
+            outputs = ops.convert_to_numpy(outputs)
             # Half-precision outputs (mixed precision) are averaged in
             # float32 or more.
             dtype = np.result_type(outputs.dtype, "float32")

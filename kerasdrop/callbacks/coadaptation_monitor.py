@@ -10,8 +10,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasdrop import _compat
 from kerasdrop.analysis import _graph
 from kerasdrop.analysis import coadaptation
+from kerasdrop.layers.rates import rate_holders
+from kerasdrop.layers.rates import recording
 
 _ABLATION_MEASURES = ("ablation_area", "interaction")
 MEASURES = coadaptation.ACTIVATION_MEASURES + _ABLATION_MEASURES
@@ -39,10 +42,17 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     callback list, so they see its values.
 
     By default the watched layers are the model's dropout layers (kerasdrop's
-    and Keras's, among `model.layers`), read at their *input*: the units that
-    dropout acts on (a feed-forward dropout layer is read at its output,
-    which is the same at inference). A layer named in `layers` is read the
-    same way if it is a dropout layer, and at its output otherwise.
+    and Keras's among `model.layers`, and kerasdrop's at any depth: inside
+    a nested backbone or a subclassed block, such as a converted KerasHub
+    transformer, keyed as `DropoutScheduler` keys them), read at their
+    *input*: the units that dropout acts on (a feed-forward dropout layer
+    is read at its output, which is the same at inference). A layer named
+    in `layers` (one of `model.layers`) is read the same way if it is a
+    dropout layer, and at its output otherwise. A `UserWarning` names the
+    dropout the default leaves out: Keras's nested in other layers
+    (`kerasdrop.make_schedulable` converts it), and kerasdrop's run inside
+    a loop (an RNN's cell, `TimeDistributed`) or, with an ablation measure,
+    below `model.layers`.
 
     A sub-model that reads the activations of all watched layers and
     computes every measure from them (with `keras.ops`: the covariance, and
@@ -166,27 +176,40 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         self.plot_path = plot_path
         self.history = {}
         self._watched = []
+        self._names = []
         self._compiled_keys = []
         self._run = None
         self._probe_tensors = None
         self._built_for = None
 
     def _resolve_layers(self):
+        """The watched layers, and the names their keys use."""
         if self.layers is not None:
-            return [_graph.get_layer(self.model, name) for name in self.layers]
+            layers = [
+                _graph.get_layer(self.model, name) for name in self.layers
+            ]
+            return layers, [layer.name for layer in layers]
         layers = [
             layer
             for layer in self.model.layers
             if _graph.is_dropout_layer(layer)
         ]
-        _warn_unwatched_dropout(self.model)
+        names = [layer.name for layer in layers]
+        nested, unreachable = _nested_dropout(self.model)
+        if nested and self._ablation_measures():
+            unreachable += [name for _, name in nested]
+            nested = []
+        _warn_unwatched_dropout(self.model, unreachable)
+        layers += [layer for layer, _ in nested]
+        names += [name for _, name in nested]
         if not layers:
             raise ValueError(
-                "CoAdaptationMonitor found no dropout layer among the layers "
-                f"of the model '{self.model.name}'. Pass the layers to "
-                "watch with `layers=`."
+                "CoAdaptationMonitor found no dropout layer in the model "
+                f"'{self.model.name}' (kerasdrop's at any depth, or Keras's "
+                "among its layers). Pass the layers to watch with "
+                "`layers=`."
             )
-        return layers
+        return layers, names
 
     def on_train_begin(self, logs=None):
         if self._built_for is not self.model:
@@ -198,16 +221,16 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     def _build(self):
         """Builds (or reuses) the compiled function of the measures."""
         _check_probe_fits(self.model, self.x)
-        self._watched = self._resolve_layers()
+        self._watched, self._names = self._resolve_layers()
         cheap = self._cheap_measures()
         self._probe_tensors = _graph.as_tensors(self.x)
         self._compiled_keys = [
-            _key(layer, name) for layer in self._watched for name in cheap
+            _key(name, measure) for name in self._names for measure in cheap
         ]
         self._run = None
         if cheap:
             key = (
-                tuple(layer.name for layer in self._watched),
+                tuple(self._names),
                 cheap,
                 str(
                     keras.tree.map_structure(
@@ -218,21 +241,28 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             )
             compiled = _COMPILED.setdefault(self.model, {})
             if key not in compiled:
-                tensors, num_samples = [], []
-                for layer in self._watched:
-                    tensor = _graph.units_tensor(layer)
-                    tensors.append(tensor)
-                    # Rows of the flattened activations, if the shape says.
-                    inner = tensor.shape[1:-1]
-                    if all(dim is not None for dim in inner):
-                        rows = _graph.count_rows(self.x) * int(np.prod(inner))
-                        num_samples.append(rows)
-                    else:
-                        num_samples.append(None)
-                outputs = _Measures(cheap, num_samples)(tensors)
-                measure_model = keras.Model(
-                    _graph.model_input(self.model), outputs
-                )
+                # The layers of the model's graph come first in `_watched`,
+                # as their measures do in the compiled vector.
+                top_level = {id(layer) for layer in self.model.layers}
+                graph = [w for w in self._watched if id(w) in top_level]
+                nested = [w for w in self._watched if id(w) not in top_level]
+                tensors = [_graph.units_tensor(layer) for layer in graph]
+                measures = _Measures(cheap)
+                if nested:
+                    measure_model = _RecordedMeasures(
+                        keras.Model(
+                            _graph.model_input(self.model),
+                            tensors + list(self.model.outputs),
+                        ),
+                        len(tensors),
+                        nested,
+                        measures,
+                        name="coadaptation_measures",
+                    )
+                else:
+                    measure_model = keras.Model(
+                        _graph.model_input(self.model), measures(tensors)
+                    )
                 try:
                     compiled[key] = _graph.compile_inference(
                         measure_model, self._probe_tensors
@@ -249,10 +279,13 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
     def _cheap_measures(self):
         return tuple(n for n in self.measures if n not in _ABLATION_MEASURES)
 
+    def _ablation_measures(self):
+        return tuple(n for n in self.measures if n in _ABLATION_MEASURES)
+
     def _keys(self):
         return [
-            _key(layer, measure)
-            for layer in self._watched
+            _key(name, measure)
+            for name in self._names
             for measure in self.measures
         ]
 
@@ -283,17 +316,17 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             # short vector: one transfer from the device.
             vector = self._run(self._probe_tensors)
             values.update(zip(self._compiled_keys, vector.tolist()))
-        for layer in self._watched:
+        for layer, name in zip(self._watched, self._names):
             if "ablation_area" in self.measures:
                 curve = coadaptation.ablation_curve(
                     self.model, layer, self.x, self.y, seed=self.seed
                 )
-                values[_key(layer, "ablation_area")] = curve["area"]
+                values[_key(name, "ablation_area")] = curve["area"]
             if "interaction" in self.measures:
                 interaction = coadaptation.ablation_interaction(
                     self.model, layer, self.x, self.y, seed=self.seed
                 )
-                values[_key(layer, "interaction")] = interaction[
+                values[_key(name, "interaction")] = interaction[
                     "mean_absolute_interaction"
                 ]
         return {key: values[key] for key in self._keys()}
@@ -309,13 +342,13 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
         figure = Figure(figsize=(4 * len(self.measures), 3.2))
         axes = figure.subplots(1, len(self.measures), squeeze=False)[0]
         for axis, measure in zip(axes, self.measures):
-            for layer in self._watched:
+            for name in self._names:
                 axis.plot(
                     self.history["epoch"],
-                    self.history[_key(layer, measure)],
+                    self.history[_key(name, measure)],
                     marker="o",
                     markersize=3,
-                    label=layer.name,
+                    label=name,
                 )
             axis.set_title(measure)
             axis.set_xlabel("epoch")
@@ -331,14 +364,16 @@ class _Measures(keras.layers.Layer):
     `coadaptation.measure_tensors`, in their order.
     """
 
-    def __init__(self, measures, num_samples, **kwargs):
+    def __init__(self, measures, **kwargs):
         super().__init__(dtype="float32", **kwargs)
         self.measures = measures
-        self.num_samples = num_samples
 
     def call(self, tensors):
         values = []
-        for activations, rows in zip(tensors, self.num_samples):
+        for activations in tensors:
+            # Rows of the flattened activations, if the shape says.
+            rows = activations.shape[:-1]
+            rows = int(np.prod(rows)) if None not in rows else None
             measures = coadaptation.measure_tensors(
                 activations, self.measures, num_samples=rows
             )
@@ -351,10 +386,86 @@ class _Measures(keras.layers.Layer):
         return keras.KerasTensor((size,), dtype="float32")
 
 
-def _warn_unwatched_dropout(model):
-    """Warns about Keras dropout that the default selection does not watch:
-    dropout nested in other layers (a backbone, a transformer block, an
-    attention or recurrent layer)."""
+class _RecordedMeasures(keras.layers.Layer):
+    """The measures of layers in the graph and of layers inside others.
+
+    Runs `graph_model` (the model's input to the units of the
+    `num_graph_tensors` watched layers of its graph, then to its outputs,
+    so that every layer runs)
+    while `recording` reads what the `nested` kerasdrop layers are called
+    on and return (their first call), and computes the measures of all of
+    them, as `_Measures` does.
+    """
+
+    def __init__(
+        self, graph_model, num_graph_tensors, nested, measures, **kwargs
+    ):
+        super().__init__(dtype="float32", **kwargs)
+        self.graph_model = graph_model
+        self.num_graph_tensors = num_graph_tensors
+        self.measures = measures
+        # Ids only: the layers are already tracked through `graph_model`.
+        self._nested = _Untracked(nested)
+        self.built = True
+
+    def call(self, x, training=False):
+        nested = self._nested.layers
+        with recording(nested) as records:
+            outputs = self.graph_model(x, training=False)
+        # The units of the graph's watched layers, then the model's outputs.
+        tensors = keras.tree.flatten(outputs)[: self.num_graph_tensors]
+        for layer in nested:
+            if not records[id(layer)]:
+                raise ValueError(
+                    f"The layer '{layer.name}' is not called when the model "
+                    "runs, so it cannot be watched."
+                )
+            inputs, layer_outputs = records[id(layer)][0]
+            tensors.append(
+                inputs if _graph.reads_input(layer) else layer_outputs
+            )
+        return self.measures(tensors)
+
+
+class _Untracked:
+    """Holds layers where Keras does not track them as sublayers."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+
+def _nested_dropout(model):
+    """kerasdrop's dropout layers below `model.layers`, by reach.
+
+    Returns `(nested, unreachable)`: `[(layer, key)]` for the layers that
+    `recording` can read in a call of the model (inside nested models and
+    subclassed blocks), under the unique keys `DropoutScheduler` logs; and
+    the keys of those called inside a loop (an RNN's cell, a layer inside
+    `TimeDistributed`), whose activations stay inside the loop.
+    """
+    top_level = {id(layer) for layer in model.layers}
+    in_loops = {
+        id(inner)
+        for layer in _compat.flatten_layers(model)
+        if isinstance(layer, (keras.layers.RNN, keras.layers.TimeDistributed))
+        for inner in _compat.flatten_layers(layer)[1:]
+    }
+    nested, unreachable = [], []
+    for holder in rate_holders(model):
+        if id(holder.layer) in top_level:
+            continue
+        if id(holder.layer) in in_loops:
+            unreachable.append(holder.key)
+        else:
+            nested.append((holder.layer, holder.key))
+    return nested, unreachable
+
+
+def _warn_unwatched_dropout(model, unreachable):
+    """Warns about the dropout that the default selection does not watch:
+    Keras's dropout nested in other layers (a backbone, a transformer
+    block, an attention or recurrent layer), and kerasdrop's that cannot be
+    read (`unreachable`)."""
     from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
 
     top_level = {id(layer) for layer in model.layers}
@@ -363,18 +474,32 @@ def _warn_unwatched_dropout(model):
         for item in find_unschedulable_dropout(model)
         if id(item.layer) not in top_level
     ]
+    parts = []
     if missed:
+        parts.append(
+            "this Keras dropout, nested in other layers, is not watched: "
+            f"{', '.join(missed)}. `kerasdrop.make_schedulable(model)` "
+            "converts it into kerasdrop layers, which the monitor watches "
+            "at any depth"
+        )
+    if unreachable:
+        parts.append(
+            "this kerasdrop dropout is not watched, since it runs inside a "
+            "loop (an RNN's cell, TimeDistributed) or the ablation measures "
+            f"need it in the model's graph: {', '.join(unreachable)}"
+        )
+    if parts:
         warnings.warn(
             "CoAdaptationMonitor watches the dropout layers among "
-            "`model.layers` by default; this dropout, nested in other "
-            f"layers, is not watched: {', '.join(missed)}. Pass the layers "
-            "to watch with `layers=`.",
+            "`model.layers` and kerasdrop's dropout at any depth by "
+            "default; " + "; ".join(parts) + ". Pass the layers to watch "
+            "with `layers=`.",
             stacklevel=3,
         )
 
 
-def _key(layer, measure):
-    return f"coadaptation/{layer.name}/{measure}"
+def _key(name, measure):
+    return f"coadaptation/{name}/{measure}"
 
 
 def _probe(x, y, max_samples, seed):

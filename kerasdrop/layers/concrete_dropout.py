@@ -22,6 +22,8 @@ import numbers
 import keras
 from keras import ops
 
+from kerasdrop.layers.rates import SamplingSwitch
+
 _EPSILON = 1e-7
 
 
@@ -129,7 +131,7 @@ def _validate_non_negative(value, name):
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class ConcreteDropout(keras.layers.Wrapper):
+class ConcreteDropout(SamplingSwitch, keras.layers.Wrapper):
     """Dropout on the inputs of a layer, with a rate learned in training.
 
     Wraps a layer with a kernel (such as `Dense`): during training its

@@ -15,6 +15,10 @@ model built with Keras's own layers.
 """
 
 import collections
+import contextlib
+import contextvars
+import functools
+import inspect
 import math
 import numbers
 
@@ -150,7 +154,103 @@ def _constant(value):
     return keras.initializers.Constant(value)
 
 
-class RateMixin:
+# Ids of the layers that `sampling` switches on, in this thread or task.
+_SAMPLED = contextvars.ContextVar("kerasdrop_sampled", default=frozenset())
+
+
+@contextlib.contextmanager
+def sampling(layers):
+    """Calls each of `layers` in training mode inside the block.
+
+    Monte-Carlo prediction runs a model in inference mode with its dropout
+    alone switched on. A dropout layer inside a subclassed block, an RNN or
+    a `TimeDistributed` is called by its owner (with the owner's
+    `training`), not by the model's graph, so no rebuilt graph reaches it.
+    Every layer with `SamplingSwitch` therefore checks, in its own `call`,
+    whether it is one of `layers` here: then it runs with `training=True`,
+    whatever its caller passes, and the layers around it (BatchNorm
+    included) stay as they were called.
+
+    Args:
+        layers: Layers that have `SamplingSwitch` (kerasdrop's layers).
+    """
+    token = _SAMPLED.set(_SAMPLED.get() | {id(layer) for layer in layers})
+    try:
+        yield
+    finally:
+        _SAMPLED.reset(token)
+
+
+# Layer id -> list of `(inputs, outputs)` of its calls, under `recording`.
+_RECORDED = contextvars.ContextVar("kerasdrop_recorded", default=None)
+
+
+@contextlib.contextmanager
+def recording(layers):
+    """Records what each of `layers` is called on and returns, in the block.
+
+    Yields a dict from each layer's id to the list of `(inputs, outputs)` of
+    its calls in the block, in order (`inputs` is the first argument). This
+    reads the activations around a dropout layer inside a subclassed block,
+    which no symbolic graph reaches; `CoAdaptationMonitor` traces the model
+    inside it.
+
+    Args:
+        layers: Layers that have `SamplingSwitch` (kerasdrop's layers).
+    """
+    records = {id(layer): [] for layer in layers}
+    token = _RECORDED.set(records)
+    try:
+        yield records
+    finally:
+        _RECORDED.reset(token)
+
+
+def _switchable(call):
+    """`call`, taking `training=True` for a layer that `sampling` names,
+    and recorded for a layer that `recording` names."""
+    names = list(inspect.signature(call).parameters)
+    if "training" not in names:
+        return call
+    position = names.index("training") - 1  # Among the arguments after self.
+
+    @functools.wraps(call)
+    def switchable_call(self, *args, **kwargs):
+        if id(self) in _SAMPLED.get():
+            if len(args) > position:
+                args = args[:position] + (True,) + args[position + 1 :]
+            else:
+                kwargs["training"] = True
+        records = _RECORDED.get()
+        if records is None or id(self) not in records:
+            return call(self, *args, **kwargs)
+        outputs = call(self, *args, **kwargs)
+        inputs = args[0] if args else next(iter(kwargs.values()))
+        records[id(self)].append((inputs, outputs))
+        return outputs
+
+    switchable_call.switchable = True
+    return switchable_call
+
+
+class SamplingSwitch:
+    """Lets `sampling` switch a layer's dropout on from outside.
+
+    Every subclass's `call` (its own or the one it inherits, Keras's
+    `RNN.call` say) is wrapped once, when the class is made, so that it
+    takes `training=True` while `sampling` names the layer, and records
+    its inputs and outputs while `recording` names it. Outside both the
+    wrapper only passes the call on.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        call = getattr(cls, "call", None)
+        if call is not None and not getattr(call, "switchable", False):
+            cls.call = _switchable(call)
+
+
+class RateMixin(SamplingSwitch):
     """Gives a Keras layer schedulable dropout rates.
 
     Declare each rate as a class attribute, `rate = Rate()`, and assign it in
@@ -159,7 +259,9 @@ class RateMixin:
     - `dropout_rates`: a mapping from rate name to its float32 variable, which
       is what `kerasdrop.callbacks.DropoutScheduler` drives;
     - `weights` without the rate variables, so `get_weights()` and
-      `set_weights()` match the equivalent Keras layer.
+      `set_weights()` match the equivalent Keras layer;
+    - a `call` that `sampling` can switch into training mode (see
+      `SamplingSwitch`).
 
     A layer that wraps another kerasdrop layer (an RNN around a cell, say)
     exposes the inner rates by overriding `dropout_rates`.

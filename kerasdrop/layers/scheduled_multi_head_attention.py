@@ -8,12 +8,15 @@ import contextlib
 import keras
 
 from kerasdrop.layers import _in_place
+from kerasdrop.layers.rates import SamplingSwitch
 from kerasdrop.layers.rates import read_rate
 from kerasdrop.layers.rates import validate_rate
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class ScheduledMultiHeadAttention(keras.layers.MultiHeadAttention):
+class ScheduledMultiHeadAttention(
+    SamplingSwitch, keras.layers.MultiHeadAttention
+):
     """`keras.layers.MultiHeadAttention` with a schedulable attention dropout.
 
     Keras's layer drops attention probabilities at a fixed `dropout` rate

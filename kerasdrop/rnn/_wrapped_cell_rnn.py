@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from kerasdrop import _compat
+from kerasdrop.layers.rates import SamplingSwitch
 from kerasdrop.rnn._cell_wrapper import as_list
 
 # Keras cell arguments the kerasdrop layers replace with their own rates.
@@ -78,7 +79,7 @@ class CellRate:
         setattr(layer.cell, self.name, value)
 
 
-class WrappedCellRNN(keras.layers.RNN):
+class WrappedCellRNN(SamplingSwitch, keras.layers.RNN):
     """Base class: an RNN over a kerasdrop wrapper of an LSTM or GRU cell."""
 
     def __init__(

@@ -7,6 +7,7 @@ from keras import ops
 
 import kerasdrop
 from kerasdrop.analysis import ensemble
+from kerasdrop.layers.rates import sampling
 
 
 def _numpy(x):
@@ -227,15 +228,15 @@ def _two_dropout_model(seed):
 
 def _tiled_reference(model, x, num_samples, batch_size):
     """mc_predict as it was: every repeated row built first, then cut."""
-    mc_model = ensemble._mc_model(model)
+    mc_model, sampled = ensemble._mc_model(model)
     tiled = np.tile(x, (num_samples, 1))
     step = batch_size or len(tiled)
-    outputs = np.concatenate(
-        [
-            _numpy(mc_model(tiled[start : start + step], training=False))
-            for start in range(0, len(tiled), step)
-        ]
-    )
+    outputs = []
+    for start in range(0, len(tiled), step):
+        with sampling(sampled):
+            batch = mc_model(tiled[start : start + step], training=False)
+        outputs.append(_numpy(batch))
+    outputs = np.concatenate(outputs)
     return outputs.reshape((num_samples, len(x)) + outputs.shape[1:])
 
 
@@ -677,3 +678,121 @@ def test_mc_predict_does_not_warn_for_kerasdrop_dropout():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), num_samples=2)
+
+
+# Monte-Carlo sampling at any depth.
+
+
+class _Block(keras.layers.Layer):
+    """A subclassed block that calls its sublayers itself: BatchNorm, then
+    kerasdrop dropout held in a list and inside a nested model."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = keras.layers.BatchNormalization(name="norm")
+        self.dropouts = [kerasdrop.ScheduledDropout(0.5, seed=1, name="listed")]
+        self.inner = keras.Sequential(
+            [kerasdrop.ScheduledDropout(0.5, seed=2, name="nested")],
+            name="inner",
+        )
+
+    def build(self, input_shape):
+        self.norm.build(input_shape)
+        self.inner.build(input_shape)
+
+    def call(self, inputs, training=False):
+        hidden = self.norm(inputs, training=training)
+        hidden = self.dropouts[0](hidden, training=training)
+        return self.inner(hidden, training=training)
+
+
+def _block_model():
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(6, name="hidden")(inputs)
+    block = _Block(name="block")
+    outputs = keras.layers.Dense(3, name="out")(block(hidden))
+    model = keras.Model(inputs, outputs)
+    gamma, beta, _, _ = block.norm.get_weights()
+    # Moving statistics far from any batch's: training mode would show.
+    block.norm.set_weights([gamma, beta, np.full(6, 5.0), np.full(6, 4.0)])
+    return model, block
+
+
+@pytest.mark.parametrize("switched_on", ["listed", "nested"])
+def test_mc_predict_samples_dropout_inside_subclassed_layers(switched_on):
+    model, block = _block_model()
+    dropouts = {"listed": block.dropouts[0], "nested": block.inner.layers[0]}
+    x = _inputs((16, 6))
+    for layer in dropouts.values():
+        layer.rate = 0.0
+    # The test can fail: in training mode BatchNorm uses batch statistics.
+    training = _numpy(model(x, training=True))
+    inference = _numpy(model(x, training=False))
+    assert not np.allclose(training, inference, atol=0.1)
+    for layer in dropouts.values():
+        layer.rate = 0.5
+    # Only the chosen dropout layer draws masks.
+    rates = {
+        layer: float(name == switched_on) * 0.5
+        for name, layer in dropouts.items()
+    }
+    result = kerasdrop.analysis.mc_predict(model, x, num_samples=8, rate=rates)
+    assert np.all(result["std"] > 0)
+    # Every rate at 0: the samples are the inference output, so BatchNorm
+    # stayed in inference mode (up to the rounding of another batch size).
+    result = kerasdrop.analysis.mc_predict(model, x, num_samples=8, rate=0.0)
+    np.testing.assert_allclose(result["mean"], inference, atol=1e-5)
+    np.testing.assert_allclose(result["std"], 0.0, atol=1e-6)
+
+
+def _time_distributed_model():
+    inputs = keras.Input((3, 6))
+    dropped = keras.layers.TimeDistributed(
+        kerasdrop.ScheduledDropout(0.5, seed=0)
+    )(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(dropped)), (8, 3, 6)
+
+
+def _bidirectional_model():
+    inputs = keras.Input((3, 6))
+    hidden = keras.layers.Bidirectional(
+        kerasdrop.VariationalLSTM(4, input_rate=0.5, seed=0)
+    )(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2)(hidden)), (8, 3, 6)
+
+
+def _concrete_dropout_in_a_block_model():
+    class Head(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = kerasdrop.ConcreteDropout(
+                keras.layers.Dense(2), init_min=0.5, init_max=0.5, seed=0
+            )
+
+        def call(self, inputs, training=False):
+            return self.dense(inputs, training=training)
+
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, Head()(inputs)), (8, 6)
+
+
+@pytest.mark.parametrize(
+    "make_model",
+    [
+        _time_distributed_model,
+        _bidirectional_model,
+        _concrete_dropout_in_a_block_model,
+    ],
+)
+def test_mc_predict_samples_dropout_inside_wrappers(make_model):
+    model, shape = make_model()
+    x = _inputs(shape)
+    result = kerasdrop.analysis.mc_predict(model, x, num_samples=8)
+    assert np.all(result["std"] > 0)
+
+
+def test_keras_dropout_built_at_zero_error_names_make_schedulable():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dropout(0.0)(inputs))
+    with pytest.raises(ValueError, match=r"kerasdrop\.make_schedulable"):
+        kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), 2, rate=0.3)

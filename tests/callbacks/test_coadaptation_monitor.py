@@ -2,6 +2,7 @@ import csv
 import math
 import os
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 import kerasdrop
 from kerasdrop.analysis import coadaptation
 from kerasdrop.callbacks import CoAdaptationMonitor
+from kerasdrop.layers.rates import rate_holders
+from kerasdrop.layers.rates import recording
 
 
 def _model():
@@ -600,3 +603,116 @@ def test_default_selection_warns_about_nested_keras_dropout():
     message = str(record[0].message)
     assert "backbone/inner_dropout (Dropout, rate=0.3)" in message
     assert "top_dropout" not in message
+
+
+def _measures_of(monitor, model):
+    """The monitor's measures of `model`, without training."""
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    return monitor.measure()
+
+
+def test_nested_keras_dropout_warning_names_make_schedulable():
+    inner = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dropout(0.3, name="inner_dropout")],
+        name="backbone",
+    )
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inner(inputs)))
+    data = np.random.default_rng(0).random((8, 4)).astype("float32")
+    with pytest.warns(UserWarning, match=r"kerasdrop\.make_schedulable"):
+        with pytest.raises(ValueError, match="found no dropout layer"):
+            _measures_of(CoAdaptationMonitor(data), model)
+
+
+def test_plain_keras_dropout_is_watched_without_a_warning():
+    # What the transfer guide says: nothing to warn about when the Keras
+    # dropout is in the model's graph.
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, name="hidden")(inputs)
+    hidden = keras.layers.Dropout(0.5, name="dropout")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    data = np.random.default_rng(0).random((8, 4)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = _measures_of(CoAdaptationMonitor(data), model)
+        kerasdrop.analysis.mc_predict(model, data, num_samples=2)
+    assert set(values) == {
+        f"coadaptation/dropout/{name}" for name in coadaptation.DEFAULT_MEASURES
+    }
+
+
+def _efficientnet(**kwargs):
+    model = keras.applications.EfficientNetB0(
+        weights=None, input_shape=(32, 32, 3), **kwargs
+    )
+    return kerasdrop.make_schedulable(model)
+
+
+def test_converted_efficientnet_layers_are_measured_also_when_nested():
+    backbone = _efficientnet(include_top=False, pooling="avg")
+    converted = [
+        layer.name
+        for layer in backbone.layers
+        if isinstance(layer, kerasdrop.ScheduledDropout)
+    ]
+    assert len(converted) == 9  # Its stochastic depth, block 2b to 6d.
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Dense(3)(
+        kerasdrop.ScheduledDropout(0.2, name="head_dropout")(backbone(inputs))
+    )
+    classifier = keras.Model(inputs, outputs)
+    data = np.random.default_rng(0).random((8, 32, 32, 3)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        direct = _measures_of(CoAdaptationMonitor(data), backbone)
+        nested = _measures_of(CoAdaptationMonitor(data), classifier)
+    assert {key.split("/")[1] for key in direct} == set(converted)
+    assert {key.split("/")[1] for key in nested} == set(converted) | {
+        "head_dropout"
+    }
+    # Read inside the classifier, the backbone's layers measure what they
+    # measure in the backbone's own graph: the same float32 computation,
+    # traced twice.
+    for key, value in direct.items():
+        assert math.isfinite(value), key
+        np.testing.assert_allclose(nested[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_converted_vit_layers_inside_its_blocks_are_measured():
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=(16, 16, 3),
+        patch_size=4,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        mlp_dim=16,
+        dropout_rate=0.1,
+    )
+    with pytest.warns(UserWarning, match="build Keras's dropout again"):
+        kerasdrop.make_schedulable(backbone)
+    images = keras.Input((16, 16, 3))
+    model = keras.Model(images, keras.layers.Dense(3)(backbone(images)[:, 0]))
+    data = np.random.default_rng(0).random((8, 16, 16, 3)).astype("float32")
+    holders = rate_holders(model)
+    assert len(holders) == 7  # 2 blocks x 3 and the encoder's input dropout.
+    values = _measures_of(CoAdaptationMonitor(data), model)
+    assert {key.rsplit("/", 1)[0] for key in values} == {
+        f"coadaptation/{holder.key}" for holder in holders
+    }
+    # Each value is the measure of what the layer returns on the probe.
+    with recording([holder.layer for holder in holders]) as records:
+        model(data, training=False)
+    for holder in holders:
+        activations = records[id(holder.layer)][0][1]
+        expected = coadaptation.summarize(
+            keras.ops.convert_to_numpy(activations)
+        )
+        for name in coadaptation.DEFAULT_MEASURES:
+            np.testing.assert_allclose(
+                values[f"coadaptation/{holder.key}/{name}"],
+                expected[name],
+                rtol=1e-5,
+                atol=1e-7,
+            )

@@ -7,6 +7,7 @@ import pytest
 from keras import ops
 
 import kerasdrop
+from kerasdrop.layers.rates import rate_holders
 from tests.transfer.test_make_schedulable import _zero_fraction_fit
 
 keras_hub = pytest.importorskip("keras_hub")
@@ -265,3 +266,69 @@ def _rates_by_path(model):
         key: float(_numpy(variable))
         for key, variable in _rate_variables(model).items()
     }
+
+
+def _gpt2():
+    return keras_hub.models.GPT2Backbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=12,
+        dropout=0.1,
+    )
+
+
+def _llama():
+    return keras_hub.models.LlamaBackbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_query_heads=2,
+        num_key_value_heads=1,
+        hidden_dim=8,
+        intermediate_dim=16,
+        dropout=0.1,
+    )
+
+
+def _head_model(backbone):
+    """A one-output model on the backbone's graph, for mc_predict."""
+    output = backbone.output
+    if isinstance(output, dict):
+        output = output["sequence_output"]
+    return keras.Model(backbone.input, keras.layers.Dense(2)(output[:, 0]))
+
+
+def _backbone_inputs(backbone, num_rows):
+    if isinstance(backbone, keras_hub.models.ViTBackbone):
+        return _images(num_rows)
+    tokens = _tokens(num_rows)
+    return {name: tokens[name] for name in backbone.input}
+
+
+@pytest.mark.parametrize(
+    "factory, num_rates",
+    [(_bert, 7), (_gpt2, 7), (_vit, 7), (_llama, 4)],
+)
+def test_mc_predict_samples_every_converted_rate_at_any_depth(
+    factory, num_rates
+):
+    backbone = factory()
+    with pytest.warns(UserWarning):
+        kerasdrop.make_schedulable(backbone)
+    model = _head_model(backbone)
+    layers = [holder.layer for holder in rate_holders(model)]
+    assert len(_rate_variables(model)) == num_rates
+    x = _backbone_inputs(backbone, 2)
+    inference = _numpy(model(x))
+    result = kerasdrop.analysis.mc_predict(model, x, num_samples=8, rate=0.0)
+    np.testing.assert_allclose(result["mean"], inference, atol=1e-5)
+    # Each rate alone, at 0.5, makes the samples differ: Monte-Carlo
+    # prediction switched its layer on, wherever it is.
+    for layer in layers:
+        rates = {other: 0.5 if other is layer else 0.0 for other in layers}
+        result = kerasdrop.analysis.mc_predict(
+            model, x, num_samples=8, rate=rates
+        )
+        assert result["std"].max() > 0, layer.name
