@@ -81,5 +81,5 @@ def test_imagenet_path_builds_the_converted_model(monkeypatch):
     assert requested == ["imagenet"]
     rates = example.built_rates(model)
     assert len(rates) == 10
-    assert rates["head_dropout"] == pytest.approx(0.3)
-    assert rates["block2b_drop"] == pytest.approx(0.025)
+    assert rates["head_dropout/rate"] == pytest.approx(0.3)
+    assert rates["block2b_drop/rate"] == pytest.approx(0.025)
