@@ -37,8 +37,9 @@ check that it predicts the same from the images.
 `--fine-tune-epochs N` then also fine-tunes the backbone's top stage, with
 DropPath (stochastic depth) on its residual branches.
 
-Run (under a minute on two CPU cores once the backbone is cached; the first
-run also pretrains it, which adds about half a minute):
+Run (a few minutes on two CPU cores: 78 s to 5 min measured with the
+backbone cached, depending on what else the machine runs; the first run
+also pretrains the backbone, about 100 s more):
 
     python examples/transfer_resnet_head.py
 
