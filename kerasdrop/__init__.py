@@ -4,10 +4,10 @@ training in Keras 3."""
 from kerasdrop import analysis
 from kerasdrop import callbacks
 from kerasdrop import layers
+from kerasdrop import models
 from kerasdrop import rnn
 from kerasdrop import schedules
 from kerasdrop import transfer
-from kerasdrop.callbacks.dropout_scheduler import find_rates
 from kerasdrop.layers import ConcreteDropout
 from kerasdrop.layers import DropBlock2D
 from kerasdrop.layers import DropPath
@@ -20,6 +20,10 @@ from kerasdrop.layers import ScheduledMultiHeadAttention
 from kerasdrop.layers import ScheduledSpatialDropout1D
 from kerasdrop.layers import ScheduledSpatialDropout2D
 from kerasdrop.layers import ScheduledSpatialDropout3D
+from kerasdrop.models import find_rates
+from kerasdrop.models import find_unschedulable_dropout
+from kerasdrop.models import insert_dropout
+from kerasdrop.models import make_schedulable
 from kerasdrop.rnn import VariationalDropout
 from kerasdrop.rnn import VariationalDropoutCell
 from kerasdrop.rnn import VariationalGRU
@@ -29,6 +33,4 @@ from kerasdrop.rnn import WeightDropLSTM
 from kerasdrop.rnn import ZoneoutCell
 from kerasdrop.rnn import ZoneoutGRU
 from kerasdrop.rnn import ZoneoutLSTM
-from kerasdrop.transfer import find_unschedulable_dropout
-from kerasdrop.transfer import make_schedulable
 from kerasdrop.version import __version__

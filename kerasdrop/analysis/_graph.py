@@ -6,50 +6,11 @@ from keras import ops
 
 from kerasdrop import _compat
 from kerasdrop.layers.concrete_dropout import ConcreteDropout
-from kerasdrop.layers.rates import rate_holders
+from kerasdrop.models.walk import is_dropout_layer
 
 # Rows passed to one call of the model when many masked copies of the data
 # go through it.
 DEFAULT_ROWS_PER_CALL = 16384
-
-# Keras's own dropout layers. kerasdrop layers are recognised by their
-# `dropout_rates` instead, so new kinds count without being listed here.
-_KERAS_DROPOUT_TYPES = (
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout1D,
-    keras.layers.SpatialDropout2D,
-    keras.layers.SpatialDropout3D,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-)
-
-
-def is_dropout_layer(layer):
-    """Whether `layer` is a dropout layer: kerasdrop's or Keras's own.
-
-    A kerasdrop layer is any layer with a non-empty `dropout_rates` (so
-    recurrent, zoneout and weight-drop layers count), and `ConcreteDropout`,
-    whose rate is learned rather than a rate variable; of Keras's layers,
-    `Dropout`, the `SpatialDropout` layers, `GaussianDropout` and
-    `AlphaDropout` count.
-    """
-    return bool(getattr(layer, "dropout_rates", None)) or isinstance(
-        layer, _KERAS_DROPOUT_TYPES + (ConcreteDropout,)
-    )
-
-
-def kerasdrop_dropout_layers(model):
-    """kerasdrop's dropout layers of `model`, at any depth.
-
-    Every layer that holds rates, found by the walk `DropoutScheduler` uses
-    (`kerasdrop.layers.rates.rate_holders`: nested models, subclassed
-    blocks, wrappers), then every `ConcreteDropout`.
-    """
-    return [holder.layer for holder in rate_holders(model)] + [
-        layer
-        for layer in _compat.flatten_layers(model)
-        if isinstance(layer, ConcreteDropout)
-    ]
 
 
 def reads_input(layer):

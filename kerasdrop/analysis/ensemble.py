@@ -25,13 +25,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasdrop import _compat
 from kerasdrop.analysis import _graph
-from kerasdrop.layers.rates import SamplingSwitch
-from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import sampling
-from kerasdrop.layers.rates import selects
 from kerasdrop.layers.rates import validate_rate
+from kerasdrop.models import walk
 
 MAX_EXACT_UNITS = 20
 """The most units `exact_average` enumerates (`2^20` masks)."""
@@ -74,14 +71,6 @@ class _AlwaysTraining(keras.layers.Layer):
         return self.layer.compute_mask(inputs, mask)
 
 
-def _is_keras_dropout(layer):
-    """Whether `layer` is one of Keras's dropout layers, which
-    `sampling` cannot reach."""
-    return _graph.is_dropout_layer(layer) and not isinstance(
-        layer, SamplingSwitch
-    )
-
-
 def _mc_model(model):
     """`(mc_model, sampled)`: the model to call for Monte-Carlo samples,
     and the kerasdrop layers to switch on while calling it.
@@ -97,12 +86,12 @@ def _mc_model(model):
             "Invalid type received for argument `model`. Expected a "
             f"`keras.Model`. Received: model of type {type(model).__name__}"
         )
-    sampled = _graph.kerasdrop_dropout_layers(model)
+    sampled = walk.kerasdrop_dropout_layers(model)
     if model not in _MC_MODELS:
         wrapped = []
 
         def clone_function(layer):
-            if _is_keras_dropout(layer):
+            if walk.is_keras_dropout(layer):
                 wrapped.append(layer)
                 return _AlwaysTraining(layer)
             return layer  # Reused, so the weights are shared.
@@ -144,9 +133,7 @@ def _warn_fixed_dropout(model, switched_on, sampled):
     layers at rate 0, which draw nothing and cannot be raised; and, next
     to kerasdrop's rates, Keras dropout layers sampled at their fixed
     rate."""
-    from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
-
-    found = find_unschedulable_dropout(model)
+    found = walk.find_unschedulable_dropout(model)
     off, zero, fixed = [], [], []
     for item in found:
         if id(item.layer) not in switched_on:
@@ -220,18 +207,18 @@ class _RateTarget:
         if not isinstance(key, str):
             return self.layer is key
         if self.holder is not None:
-            return key == self.key or selects(self.holder, key)
+            return key == self.key or walk.selects(self.holder, key)
         return key in (self.layer.name, self.key)
 
     def get(self):
         """The current value, exactly (an array for a variable)."""
         if self.variable is None:
-            return self.layer.rate
+            return getattr(self.layer, self.name)
         return ops.convert_to_numpy(ops.copy(self.variable))
 
     def set(self, value):
         if self.variable is None:
-            self.layer.rate = value
+            setattr(self.layer, self.name, value)
         else:
             self.variable.assign(value)
 
@@ -243,18 +230,18 @@ def _rate_targets(model):
     """Every rate of every dropout layer of `model`, nested ones included.
 
     kerasdrop's rates are those `DropoutScheduler` finds, under the same
-    keys; Keras's own dropout layers follow, under `"<layer name>/rate"`.
+    keys; Keras's own dropout layers follow, under `"<layer name>/rate"`
+    (`"<layer name>/stddev"` for `GaussianNoise`).
     """
     targets = [
         _RateTarget(holder.layer, name, variable, holder)
-        for holder in rate_holders(model)
+        for holder in walk.rate_holders(model)
         for name, variable in holder.rates.items()
     ]
     targets += [
-        _RateTarget(layer, "rate")
-        for layer in _compat.flatten_layers(model)
-        if not getattr(layer, "dropout_rates", None)
-        and _graph.is_dropout_layer(layer)
+        _RateTarget(layer, name)
+        for layer in walk.keras_dropout_layers(model)
+        for name in walk.fixed_rates(layer)
     ]
     return targets
 
@@ -657,7 +644,7 @@ def exact_average(model, x, layer, batch_size=None):
         batch_size, "batch_size", allow_none=True
     )
     layer = _graph.get_layer(model, layer)
-    if not _graph.is_dropout_layer(layer):
+    if not walk.is_dropout_layer(layer):
         raise ValueError(
             f"The layer '{layer.name}' of type {type(layer).__name__} is not "
             "a dropout layer."

@@ -10,11 +10,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasdrop import _compat
 from kerasdrop.analysis import _graph
 from kerasdrop.analysis import coadaptation
-from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import recording
+from kerasdrop.models import walk
 
 _ABLATION_MEASURES = ("ablation_area", "interaction")
 MEASURES = coadaptation.ACTIVATION_MEASURES + _ABLATION_MEASURES
@@ -190,9 +189,7 @@ class CoAdaptationMonitor(keras.callbacks.Callback):
             ]
             return layers, [layer.name for layer in layers]
         layers = [
-            layer
-            for layer in self.model.layers
-            if _graph.is_dropout_layer(layer)
+            layer for layer in self.model.layers if walk.is_dropout_layer(layer)
         ]
         names = [layer.name for layer in layers]
         nested, unreachable = _nested_dropout(self.model)
@@ -445,13 +442,10 @@ def _nested_dropout(model):
     """
     top_level = {id(layer) for layer in model.layers}
     in_loops = {
-        id(inner)
-        for layer in _compat.flatten_layers(model)
-        if isinstance(layer, (keras.layers.RNN, keras.layers.TimeDistributed))
-        for inner in _compat.flatten_layers(layer)[1:]
+        id(item.layer) for item in walk.walk_layers(model) if item.in_loop
     }
     nested, unreachable = [], []
-    for holder in rate_holders(model):
+    for holder in walk.rate_holders(model):
         if id(holder.layer) in top_level:
             continue
         if id(holder.layer) in in_loops:
@@ -466,12 +460,10 @@ def _warn_unwatched_dropout(model, unreachable):
     Keras's dropout nested in other layers (a backbone, a transformer
     block, an attention or recurrent layer), and kerasdrop's that cannot be
     read (`unreachable`)."""
-    from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
-
     top_level = {id(layer) for layer in model.layers}
     missed = [
         str(item)
-        for item in find_unschedulable_dropout(model)
+        for item in walk.find_unschedulable_dropout(model)
         if id(item.layer) not in top_level
     ]
     parts = []

@@ -12,10 +12,10 @@ from kerasdrop import _compat
 from kerasdrop import schedules as schedules_lib
 from kerasdrop.callbacks import _train_step
 from kerasdrop.layers.rates import assign_rate
-from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import read_rate
-from kerasdrop.layers.rates import selects
-from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
+from kerasdrop.models.walk import find_unschedulable_dropout
+from kerasdrop.models.walk import rate_holders
+from kerasdrop.models.walk import selects
 
 _UNITS = ("epoch", "batch")
 
@@ -26,52 +26,6 @@ _UNITS = ("epoch", "batch")
 _Target = collections.namedtuple(
     "_Target", ["key", "variable", "schedule", "in_graph", "base"]
 )
-
-
-def find_rates(model):
-    """Lists the rates a `DropoutScheduler` can drive, with their values.
-
-    Every schedulable rate variable in the model is listed once, under the
-    key its value is logged under during `fit`: `"<layer>/<rate name>"`,
-    such as `"dropout/rate"` or `"zoneout_lstm/cell_rate"`. The layer part
-    is the layer's name, or, where several layers in the model share that
-    name (two blocks that each hold a `"dropout"`, both directions of a
-    `Bidirectional`), the shortest path of layer names that tells it apart,
-    such as `"block_1/dropout/rate"`. That layer part is what the `layers`
-    argument and the keys of a dict of schedules of `DropoutScheduler`
-    accept. A layer that wraps a kerasdrop cell or layer exposes the inner
-    rates, so each rate is listed under the outermost layer that exposes
-    it.
-
-    Keras's own dropout layers are not listed (a scheduler cannot drive
-    them; `kerasdrop.make_schedulable` converts them), nor are learned
-    rates (`ConcreteDropout`).
-
-    Args:
-        model: A Keras layer or model.
-
-    Returns:
-        A dict from key to the rate's current value as a Python float, in
-        the order of `model`'s layers, read when called (the dict does not
-        follow later changes). A value is the shortest decimal that is the
-        stored float32 rate, so a rate set to 0.1 reads 0.1; the logs of
-        `fit` hold the float32 number itself, 0.10000000149011612.
-
-    Examples:
-        >>> model = keras.Sequential([
-        ...     keras.Input((5, 3)),
-        ...     kerasdrop.ZoneoutLSTM(8, cell_rate=0.5, hidden_rate=0.05),
-        ...     kerasdrop.ScheduledDropout(0.1, name="dropout"),
-        ... ])
-        >>> kerasdrop.find_rates(model)
-        {'zoneout_lstm/hidden_rate': 0.05, 'zoneout_lstm/cell_rate': 0.5,
-         'dropout/rate': 0.1}
-    """
-    return {
-        f"{holder.key}/{name}": read_rate(variable)
-        for holder in rate_holders(model)
-        for name, variable in holder.rates.items()
-    }
 
 
 def _takes_current_rate(schedule):

@@ -14,7 +14,6 @@ with kerasdrop layers therefore has the same `get_weights()` list as the same
 model built with Keras's own layers.
 """
 
-import collections
 import contextlib
 import contextvars
 import functools
@@ -282,68 +281,6 @@ class RateMixin(SamplingSwitch):
     def weights(self):
         hidden = {id(v) for v in self.dropout_rates.values()}
         return [w for w in super().weights if id(w) not in hidden]
-
-
-# A layer holding rates, the path of layer names that leads to it from the
-# model, and the unique name under which its rates are selected and logged.
-RateHolder = collections.namedtuple(
-    "RateHolder", ["key", "path", "layer", "rates"]
-)
-
-
-def rate_holders(model):
-    """Every layer of `model` that holds rates, each rate variable once.
-
-    Returns `RateHolder`s in the order of the model's layers; see
-    `kerasdrop.callbacks.dropout_scheduler.find_rates` for the keys.
-    """
-    found = []  # (path, layer, rates)
-    seen = set()
-
-    def visit(layer, path):
-        rates = getattr(layer, "dropout_rates", None) or {}
-        fresh = {k: v for k, v in rates.items() if id(v) not in seen}
-        seen.update(id(v) for v in rates.values())
-        if fresh:
-            found.append((path, layer, fresh))
-        for child in _compat.child_layers(layer):
-            visit(child, path + (child.name,))
-
-    visit(model, (model.name,))
-    holders = []
-    occurrences = collections.Counter()
-    for path, layer, rates in found:
-        others = [other for other, _, _ in found if other is not path]
-        key = None
-        for length in range(1, len(path) + 1):
-            suffix = path[-length:]
-            if not any(other[-length:] == suffix for other in others):
-                key = "/".join(suffix)
-                break
-        if key is None:  # The same path twice: numbered in model order.
-            occurrences[path] += 1
-            key = f"{'/'.join(path)}#{occurrences[path]}"
-        holders.append(RateHolder(key, path, layer, rates))
-    return holders
-
-
-def selects(holder, selector):
-    """Whether `selector` picks the holder.
-
-    A layer object picks itself; a name, or a path of names such as
-    `"block_1/dropout"`, picks the layers it names and every layer inside
-    them.
-    """
-    if not isinstance(selector, str):
-        return holder.layer is selector
-    if holder.key == selector:
-        return True
-    parts = tuple(selector.split("/"))
-    path = holder.path
-    return any(
-        path[i : i + len(parts)] == parts
-        for i in range(len(path) - len(parts) + 1)
-    )
 
 
 def copy_layer_state(source, target):

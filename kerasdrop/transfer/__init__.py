@@ -5,12 +5,17 @@
   dropout before the output; the head alone trains on cached features.
 - `unfreeze_top_stage`, `insert_drop_path`: fine-tune the last stage, with
   stochastic depth on its residual branches.
-- `insert_dropout`: a copy of any Functional or Sequential model with dropout
-  after chosen layers, weights kept.
+- `insert_dropout`, `make_schedulable`, `find_unschedulable_dropout`,
+  `saved_rates`: whole-model operations that live in `kerasdrop.models`
+  (they are not about transfer learning) and keep these names here.
 - `load_backbone`, `small_resnet`, `pretrained_small_resnet`: Keras's
   ResNet50 / ResNet50V2, or a small ResNet pretrained offline on digits.
 """
 
+from kerasdrop.models.insert_dropout import insert_dropout
+from kerasdrop.models.make_schedulable import make_schedulable
+from kerasdrop.models.make_schedulable import saved_rates
+from kerasdrop.models.walk import find_unschedulable_dropout
 from kerasdrop.transfer.backbones import BACKBONES
 from kerasdrop.transfer.backbones import load_backbone
 from kerasdrop.transfer.classifier import build_classifier
@@ -26,10 +31,6 @@ from kerasdrop.transfer.fine_tuning import insert_drop_path
 from kerasdrop.transfer.fine_tuning import residual_branch_ends
 from kerasdrop.transfer.fine_tuning import top_stage_layers
 from kerasdrop.transfer.fine_tuning import unfreeze_top_stage
-from kerasdrop.transfer.insert_dropout import insert_dropout
-from kerasdrop.transfer.make_schedulable import find_unschedulable_dropout
-from kerasdrop.transfer.make_schedulable import make_schedulable
-from kerasdrop.transfer.make_schedulable import saved_rates
 from kerasdrop.transfer.small_resnet import CACHE_ENV_VARIABLE
 from kerasdrop.transfer.small_resnet import SOURCE_CLASSES
 from kerasdrop.transfer.small_resnet import TARGET_CLASSES

@@ -17,8 +17,8 @@ import keras
 
 from kerasdrop.layers.drop_path import DropPath
 from kerasdrop.layers.rates import validate_rate
+from kerasdrop.models.insert_dropout import rebuild
 from kerasdrop.transfer.classifier import freeze_batchnorm
-from kerasdrop.transfer.insert_dropout import rebuild
 
 # Stage prefixes of Keras's ResNets (`conv5_block1_...`) and of
 # `kerasdrop.transfer.small_resnet` (`stage3_block1_...`).

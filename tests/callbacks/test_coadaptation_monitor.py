@@ -11,8 +11,8 @@ import pytest
 import kerasdrop
 from kerasdrop.analysis import coadaptation
 from kerasdrop.callbacks import CoAdaptationMonitor
-from kerasdrop.layers.rates import rate_holders
 from kerasdrop.layers.rates import recording
+from kerasdrop.models.walk import rate_holders
 
 
 def _model():

@@ -9,7 +9,7 @@ import kerasdrop
 from kerasdrop.callbacks import DropoutScheduler
 from kerasdrop.layers import Rate
 from kerasdrop.layers import RateMixin
-from kerasdrop.layers.rates import rate_holders
+from kerasdrop.models.walk import rate_holders
 from tests.fit_probes import TraceCounts
 from tests.fit_probes import zero_fraction_model
 

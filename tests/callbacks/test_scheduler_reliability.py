@@ -16,7 +16,7 @@ import pytest
 import kerasdrop
 from kerasdrop import schedules
 from kerasdrop.callbacks import DropoutScheduler
-from kerasdrop.layers.rates import rate_holders
+from kerasdrop.models.walk import rate_holders
 from tests.fit_probes import ZeroFraction
 from tests.fit_probes import record_zero_fraction
 from tests.fit_probes import zero_fraction_model

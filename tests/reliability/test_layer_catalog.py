@@ -12,7 +12,7 @@ import pytest
 from keras import ops
 
 import kerasdrop
-from kerasdrop.layers.rates import rate_holders
+from kerasdrop.models.walk import rate_holders
 from tests.reliability.catalog import INTEGER_INPUTS
 from tests.reliability.catalog import LAYERS
 from tests.reliability.catalog import LEARNED_RATES

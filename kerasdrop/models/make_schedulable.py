@@ -14,7 +14,6 @@ Reference: Liu et al., 2023, "Dropout Reduces Underfitting" (early dropout
 and early stochastic depth when fine-tuning).
 """
 
-import collections
 import json
 import warnings
 import zipfile
@@ -27,161 +26,21 @@ from kerasdrop.layers._saving import ASSET_FILE
 from kerasdrop.layers.scheduled_multi_head_attention import (
     ScheduledMultiHeadAttention,
 )
+from kerasdrop.models import walk
 from kerasdrop.rnn.variational_dropout_cell import VariationalDropoutCell
 from kerasdrop.rnn.variational_gru import VariationalGRU
 from kerasdrop.rnn.variational_lstm import VariationalLSTM
-from kerasdrop.transfer.insert_dropout import layer_matcher
 
 _RECURRENT_TWINS = {
     keras.layers.LSTM: VariationalLSTM,
     keras.layers.GRU: VariationalGRU,
 }
 
-# Keras's dropout layers, subclasses included, for the listing.
-_KERAS_DROPOUT = tuple(_in_place.TWINS)
-
-# A layer found while walking a model: its path (layer names from the
-# model down, joined by "/"), the layer that holds it, and whether loading
-# the model re-creates it from an enclosing layer's own arguments.
-_Found = collections.namedtuple(
-    "_Found", ["layer", "path", "parent", "rebuilt"]
-)
-
-
-class UnschedulableDropout(
-    collections.namedtuple("UnschedulableDropout", ["path", "layer", "rates"])
-):
-    """Dropout in a model that no kerasdrop rate drives.
-
-    Attributes:
-        path: Where it is: layer names from the model down, joined by "/".
-        layer: The Keras layer that holds it (the dropout layer itself, or
-            the attention or recurrent layer whose argument it is).
-        rates: Dict from the Keras argument name (`"rate"`, `"dropout"`,
-            `"recurrent_dropout"`, ...) to its fixed value.
-    """
-
-    __slots__ = ()
-
-    def __str__(self):
-        rates = ", ".join(f"{k}={v:g}" for k, v in self.rates.items())
-        return f"{self.path} ({type(self.layer).__name__}, {rates})"
-
-
-def _is_kerasdrop(layer):
-    return bool(getattr(layer, "dropout_rates", None)) or isinstance(
-        layer, ScheduledMultiHeadAttention
-    )
-
-
-def _keeps_configs(layer):
-    """Whether loading re-creates the sublayers of `layer` from their own
-    configs (so a kerasdrop sublayer comes back as itself)."""
-    return _compat.serializes_own_layers(layer) or isinstance(
-        layer, keras.layers.TimeDistributed
-    )
-
 
 def _walk(model):
-    """Yields a `_Found` for every layer below `model`, each once.
-
-    Does not descend into kerasdrop layers, attention layers or recurrent
-    layers: their inner dropout is theirs.
-    """
-    seen = {id(model)}
-
-    def visit(layer, path, rebuilt):
-        rebuilt_below = rebuilt or not _keeps_configs(layer)
-        for child in _compat.child_layers(layer):
-            if id(child) in seen:
-                continue
-            seen.add(id(child))
-            child_path = f"{path}/{child.name}" if path else child.name
-            yield _Found(child, child_path, layer, rebuilt_below)
-            if _is_kerasdrop(child) or isinstance(
-                child, (keras.layers.MultiHeadAttention, keras.layers.RNN)
-            ):
-                continue
-            yield from visit(child, child_path, rebuilt_below)
-
-    yield from visit(model, "", False)
-
-
-def _attention_dropout(layer):
-    """The inner dropout layer of a Keras attention layer, or None."""
-    return layer.__dict__.get("_dropout_layer")
-
-
-def _fixed_rates(layer):
-    """The fixed dropout arguments of a Keras layer, or `{}`."""
-    if isinstance(layer, keras.layers.GaussianNoise):
-        return {"stddev": float(layer.stddev)}
-    if isinstance(layer, _KERAS_DROPOUT):
-        return {"rate": float(layer.rate)}
-    if isinstance(layer, keras.layers.MultiHeadAttention):
-        inner = _attention_dropout(layer)
-        if _is_kerasdrop(inner) or not layer.dropout:
-            return {}
-        return {"dropout": float(layer.dropout)}
-    # A recurrent layer's, or a bare recurrent cell's, dropout arguments.
-    cell = layer.cell if isinstance(layer, keras.layers.RNN) else layer
-    if hasattr(cell, "state_size"):
-        rates = {
-            name: float(getattr(cell, name))
-            for name in ("dropout", "recurrent_dropout")
-            if isinstance(getattr(cell, name, None), (int, float))
-        }
-        if any(rates.values()):
-            return rates
-    # Stochastic depth that is not kerasdrop's, found by its usual names
-    # (keras.applications' ConvNeXt has a private `StochasticDepth`).
-    name = type(layer).__name__
-    if "StochasticDepth" in name or "DropPath" in name:
-        rate = getattr(layer, "drop_path_rate", getattr(layer, "rate", None))
-        if isinstance(rate, (int, float)):
-            return {"rate": float(rate)}
-    return {}
-
-
-def find_unschedulable_dropout(model):
-    """Lists the dropout a model holds that no kerasdrop rate drives.
-
-    These are Keras's own dropout layers (`Dropout`,
-    `SpatialDropout1D/2D/3D`, `GaussianDropout`, `GaussianNoise`,
-    `AlphaDropout`, at any rate, rate 0 included) wherever they are --
-    nested models and subclassed layers included -- and the dropout inside
-    layers, when positive: the attention dropout of `MultiHeadAttention`
-    (and its subclasses, such as KerasHub's), the `dropout` and
-    `recurrent_dropout` of recurrent layers and cells, and stochastic depth
-    layers other than kerasdrop's. `DropoutScheduler` cannot change any of
-    them; `kerasdrop.make_schedulable` converts what it can.
-
-    Args:
-        model: A Keras model or layer.
-
-    Returns:
-        A list of `UnschedulableDropout` records `(path, layer, rates)`,
-        in the model's order; `str()` of a record reads like
-        `"encoder/mha (MultiHeadAttention, dropout=0.1)"`.
-
-    Examples:
-        >>> model = keras.Sequential([
-        ...     keras.Input((4,)),
-        ...     keras.layers.Dense(8, name="hidden"),
-        ...     keras.layers.Dropout(0.5, name="dropout"),
-        ...     kerasdrop.ScheduledDropout(0.2, name="scheduled"),
-        ... ])
-        >>> [str(item) for item in find_unschedulable_dropout(model)]
-        ['dropout (Dropout, rate=0.5)']
-    """
-    found = []
-    for item in _walk(model):
-        if _is_kerasdrop(item.layer):
-            continue
-        rates = _fixed_rates(item.layer)
-        if rates:
-            found.append(UnschedulableDropout(item.path, item.layer, rates))
-    return found
+    """The layers `make_schedulable` sees: every layer below `model` but
+    those inside a layer whose dropout is its own (`walk.Found.owned`)."""
+    return [item for item in walk.walk_layers(model) if not item.owned]
 
 
 def _kind(layer):
@@ -190,7 +49,7 @@ def _kind(layer):
         return "layer"
     if isinstance(layer, keras.layers.MultiHeadAttention) and not (
         isinstance(layer, ScheduledMultiHeadAttention)
-        or _is_kerasdrop(_attention_dropout(layer))
+        or walk.is_kerasdrop(walk.attention_dropout(layer))
     ):
         return "attention"
     if type(layer) in _RECURRENT_TWINS:
@@ -221,7 +80,7 @@ def _mark_rebuilt(layer, item, root):
 
 def _convert_attention(item, root):
     layer = item.layer
-    inner = _attention_dropout(layer)
+    inner = walk.attention_dropout(layer)
     if type(layer) is keras.layers.MultiHeadAttention and not (
         # Loading builds Keras's class again and looks for its weights
         # under that class's name.
@@ -300,7 +159,7 @@ def _convert(item, kind, root):
 def _unit_rates(layer):
     """The rate variables of a converted layer, by rate name."""
     if isinstance(layer, keras.layers.MultiHeadAttention):
-        layer = _attention_dropout(layer)
+        layer = walk.attention_dropout(layer)
     return dict(getattr(layer, "dropout_rates", None) or {})
 
 
@@ -369,7 +228,7 @@ def make_schedulable(model, layers=None, rates_from=None):
         layers: Which layers to convert: a regular expression that must
             match a layer's whole name, a list of them, a layer class (or
             tuple of classes), or a callable `layer -> bool` (as in
-            `kerasdrop.transfer.insert_dropout`). The attention and
+            `kerasdrop.insert_dropout`). The attention and
             recurrent layers are selected as themselves. `None` converts
             everything.
         rates_from: Path of a `.keras` file saved from a converted model:
@@ -404,19 +263,19 @@ def make_schedulable(model, layers=None, rates_from=None):
     matches = (
         (lambda layer: True)
         if layers is None
-        else layer_matcher(layers, "layers")
+        else walk.layer_matcher(layers, "layers")
     )
     found = list(_walk(model))
     candidates = [(item, _kind(item.layer)) for item in found]
     candidates = [(item, kind) for item, kind in candidates if kind]
-    has_kerasdrop = any(_is_kerasdrop(item.layer) for item in found)
+    has_kerasdrop = any(walk.is_kerasdrop(item.layer) for item in found)
     if not candidates and not has_kerasdrop:
         raise ValueError(
             f"The model '{model.name}' holds no dropout to convert: no "
             "Keras Dropout, SpatialDropout1D/2D/3D, GaussianDropout, "
             "GaussianNoise or AlphaDropout layer, no MultiHeadAttention, "
             "LSTM or GRU, and no kerasdrop layer. Add dropout with "
-            "`kerasdrop.transfer.insert_dropout`."
+            "`kerasdrop.insert_dropout`."
         )
     selected = [
         (item, kind) for item, kind in candidates if matches(item.layer)

@@ -7,8 +7,8 @@ import pytest
 from keras import ops
 
 import kerasdrop
-from kerasdrop.layers.rates import rate_holders
-from tests.transfer.test_make_schedulable import _zero_fraction_fit
+from kerasdrop.models.walk import rate_holders
+from tests.models.test_make_schedulable import _zero_fraction_fit
 
 keras_hub = pytest.importorskip("keras_hub")
 

@@ -8,6 +8,7 @@ from kerasdrop import _compat
 from kerasdrop.layers.rates import copy_layer_state
 from kerasdrop.layers.rates import validate_rate
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
+from kerasdrop.models.walk import layer_matcher
 
 
 def insert_dropout(
@@ -62,7 +63,7 @@ def insert_dropout(
         ...     keras.layers.Dense(8, name="hidden"),
         ...     keras.layers.Dense(2, name="output"),
         ... ])
-        >>> copy = kerasdrop.transfer.insert_dropout(model, after="hidden")
+        >>> copy = kerasdrop.insert_dropout(model, after="hidden")
         >>> print(" -> ".join(layer.name for layer in copy.layers))
         hidden -> hidden_dropout -> output
     """
@@ -253,39 +254,6 @@ def _inputs(model):
         return model.inputs
     except AttributeError:  # A Sequential model that was never built.
         return None
-
-
-def layer_matcher(selection, argument="after"):
-    """Returns a function `layer -> bool` for a selection of layers.
-
-    Args:
-        selection: A regular expression that must match a layer's whole
-            name, a list of them, a layer class (or tuple of classes), or a
-            callable `layer -> bool`.
-        argument: The argument name to use in error messages.
-
-    Raises:
-        ValueError: if `selection` is none of these.
-    """
-    if isinstance(selection, str):
-        selection = [selection]
-    if isinstance(selection, type) or (
-        isinstance(selection, tuple)
-        and all(isinstance(a, type) for a in selection)
-    ):
-        classes = selection
-        return lambda layer: isinstance(layer, classes)
-    if callable(selection):
-        return lambda layer: bool(selection(layer))
-    try:
-        patterns = [re.compile(pattern) for pattern in selection]
-    except (TypeError, re.error):
-        raise ValueError(
-            f"Invalid value received for argument `{argument}`. Expected a "
-            "regular expression, a list of them, a layer class or a "
-            f"callable `layer -> bool`. Received: {argument}={selection!r}"
-        ) from None
-    return lambda layer: any(p.fullmatch(layer.name) for p in patterns)
 
 
 def _snake_case(name):
