@@ -4,6 +4,7 @@ training in Keras 3."""
 from kerasdrop import analysis
 from kerasdrop import callbacks
 from kerasdrop import layers
+from kerasdrop import metrics
 from kerasdrop import models
 from kerasdrop import rnn
 from kerasdrop import schedules

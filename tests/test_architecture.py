@@ -1,8 +1,8 @@
 """The package's layers import downwards only, and never inside functions.
 
 The order is the one `docs/architecture.md` draws: `_compat` at the bottom,
-then the layers, the recurrent layers and the schedules, the model walk,
-the analysis, the callbacks, and transfer learning on top.
+then the layers and the metrics, the recurrent layers and the schedules,
+the model walk, the analysis, the callbacks, and transfer learning on top.
 """
 
 import ast
@@ -20,6 +20,7 @@ RANKS = {
     "version": 0,
     "_compat": 0,
     "layers": 1,
+    "metrics": 1,
     "rnn": 2,
     "schedules": 2,
     "models": 3,

@@ -1,9 +1,18 @@
 """Measuring co-adaptation, checking the ensemble view of dropout, and the
-uncertainty of Monte-Carlo dropout predictions."""
+uncertainty of Monte-Carlo dropout predictions: calibration, selective
+prediction and out-of-distribution detection."""
 
+from kerasdrop.analysis import calibration
 from kerasdrop.analysis import coadaptation
 from kerasdrop.analysis import ensemble
+from kerasdrop.analysis import ood
+from kerasdrop.analysis import selective
 from kerasdrop.analysis import uncertainty
+from kerasdrop.analysis.calibration import adaptive_calibration_bins
+from kerasdrop.analysis.calibration import adaptive_calibration_error
+from kerasdrop.analysis.calibration import brier_score
+from kerasdrop.analysis.calibration import maximum_calibration_error
+from kerasdrop.analysis.calibration import negative_log_likelihood
 from kerasdrop.analysis.coadaptation import ablation_curve
 from kerasdrop.analysis.coadaptation import ablation_interaction
 from kerasdrop.analysis.coadaptation import correlation_matrix
@@ -18,6 +27,16 @@ from kerasdrop.analysis.coadaptation import unit_mean_activations
 from kerasdrop.analysis.ensemble import all_masks
 from kerasdrop.analysis.ensemble import exact_average
 from kerasdrop.analysis.ensemble import mc_predict
+from kerasdrop.analysis.ood import energy_score
+from kerasdrop.analysis.ood import fpr_at_tpr
+from kerasdrop.analysis.ood import max_probability_score
+from kerasdrop.analysis.ood import ood_aupr
+from kerasdrop.analysis.ood import ood_auroc
+from kerasdrop.analysis.ood import ood_detection
+from kerasdrop.analysis.ood import ood_histogram
+from kerasdrop.analysis.selective import area_under_risk_coverage
+from kerasdrop.analysis.selective import risk_coverage_curve
+from kerasdrop.analysis.selective import risk_coverage_plot
 from kerasdrop.analysis.uncertainty import calibration_bins
 from kerasdrop.analysis.uncertainty import expected_calibration_error
 from kerasdrop.analysis.uncertainty import expected_entropy

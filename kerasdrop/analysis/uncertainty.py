@@ -246,10 +246,11 @@ def calibration_bins(probabilities, labels, num_bins=15):
     confidence = probabilities.max(axis=-1).ravel()
     correct = (probabilities.argmax(axis=-1) == labels).ravel()
     edges = np.linspace(0.0, 1.0, num_bins + 1)
-    # Right-closed bins; a confidence of 0 (impossible for probabilities
-    # that sum to 1) would go in the first.
-    index = np.clip(np.ceil(confidence * num_bins).astype(int) - 1, 0, None)
-    index = np.minimum(index, num_bins - 1)
+    # Right-closed bins: a row goes into the first bin whose right edge is
+    # at or above its confidence (compared with the edges themselves, so a
+    # confidence of exactly 0.3 is not moved up by the rounding of
+    # 0.3 * 10); a confidence of 0 would go in the first.
+    index = np.searchsorted(edges[1:-1], confidence, side="left")
     count = np.bincount(index, minlength=num_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_confidence = (
