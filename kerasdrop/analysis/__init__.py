@@ -43,3 +43,4 @@ from kerasdrop.analysis.uncertainty import expected_entropy
 from kerasdrop.analysis.uncertainty import mutual_information
 from kerasdrop.analysis.uncertainty import predictive_entropy
 from kerasdrop.analysis.uncertainty import reliability_diagram
+from kerasdrop.analysis.uncertainty import variation_ratio

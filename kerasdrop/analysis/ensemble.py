@@ -26,6 +26,7 @@ import numpy as np
 from keras import ops
 
 from kerasdrop.analysis import _graph
+from kerasdrop.analysis import uncertainty
 from kerasdrop.layers.rates import sampling
 from kerasdrop.layers.rates import validate_rate
 from kerasdrop.models import walk
@@ -39,6 +40,7 @@ as in `exact_average`): large calls keep the eager calls efficient, and
 memory stays bounded whatever `num_samples` is."""
 
 _COMBINE = ("mean", "geometric")
+_SUMMARIES = (None, "classification", "regression")
 
 # Monte-Carlo versions of the models `mc_predict` has seen. They share the
 # original layers (and so their weights and rate variables), so they stay
@@ -373,6 +375,52 @@ class _RunningMoments:
         return np.sqrt(self.m2 / count)
 
 
+class _RunningClassSummary:
+    """Per-row sums of the samples' entropies and class votes, for the
+    classification summary of `mc_predict`, in float64."""
+
+    def __init__(self, num_rows):
+        self.num_rows = num_rows
+        self.entropy = None
+        self.votes = None
+
+    def add(self, start, outputs):
+        try:
+            probabilities = uncertainty._probabilities(
+                outputs, "outputs", 2, "row"
+            )
+        except ValueError as error:
+            raise ValueError(
+                'summary="classification" needs a model whose outputs are '
+                "class probabilities (a softmax, or one sigmoid unit read "
+                'as two classes); use summary="regression" for other '
+                f"outputs. {error}"
+            ) from error
+        rows = (start + np.arange(len(probabilities))) % self.num_rows
+        entropy = uncertainty._entropy(probabilities)
+        votes = uncertainty._votes(probabilities)
+        if self.entropy is None:
+            self.entropy = np.zeros((self.num_rows,) + entropy.shape[1:])
+            self.votes = np.zeros((self.num_rows,) + votes.shape[1:])
+        np.add.at(self.entropy, rows, entropy)
+        np.add.at(self.votes, rows, votes)
+
+    def result(self, mean, num_samples):
+        """The four measures, from the arithmetic mean of the samples."""
+        if mean.shape[-1] == 1:
+            mean = np.concatenate([1.0 - mean, mean], axis=-1)
+        predictive = uncertainty._entropy(mean)
+        expected = self.entropy / num_samples
+        return {
+            "predictive_entropy": predictive,
+            "expected_entropy": expected,
+            "mutual_information": np.maximum(predictive - expected, 0.0),
+            "variation_ratio": uncertainty._variation_ratio(
+                self.votes, num_samples
+            ),
+        }
+
+
 def mc_predict(
     model,
     x,
@@ -381,6 +429,7 @@ def mc_predict(
     batch_size=DEFAULT_MC_BATCH_SIZE,
     return_samples=False,
     rate=None,
+    summary=None,
 ):
     """Monte-Carlo dropout prediction, with only the dropout layers active.
 
@@ -413,9 +462,13 @@ def mc_predict(
     at a time: each batch is built from `x` when it is needed, and only the
     running mean and spread of the outputs are kept, so memory is bounded
     by `batch_size` rows whatever `num_samples` is (unless
-    `return_samples=True`, which keeps every output). This needs a
-    Functional or Sequential model with a single output; a subclassed model
-    raises a `ValueError`.
+    `return_samples=True`, which keeps every output). `summary` adds the
+    uncertainty measures, computed on the way without keeping the samples.
+    This needs a Functional or Sequential model with a single output; a
+    model with several outputs or a subclassed model raises a
+    `ValueError` (for several outputs, sample
+    `keras.Model(model.inputs, model.outputs[i])`, which shares the
+    layers and so the weights, once per output).
 
     Reference: Gal & Ghahramani, 2016, "Dropout as a Bayesian
     Approximation: Representing Model Uncertainty in Deep Learning".
@@ -439,12 +492,25 @@ def mc_predict(
             layer, a layer name or a `"<layer name>/<rate name>"` key (as
             `DropoutScheduler` logs them, e.g. `"lstm/recurrent_rate"`) to
             its rate. `None` (the default) uses the current rates.
+        summary: `None` (the default) for the mean and standard deviation
+            only; `"classification"` for outputs that are class
+            probabilities (a softmax, or one sigmoid unit read as two
+            classes): adds, per row, `"predictive_entropy"`,
+            `"expected_entropy"`, `"mutual_information"` and
+            `"variation_ratio"`, as the functions of the same names compute
+            them from the samples (the entropies of the arithmetic mean,
+            whatever `combine` is); a `ValueError` if the outputs are not
+            probabilities. `"regression"` for any other outputs (a mean
+            and variance per output): adds `"variance"`, the variance of
+            the samples, whose square root is `"std"`.
 
     Returns:
         A dict with `"mean"`, the combined prediction (shape of
         `model(x)`), `"std"`, the standard deviation of the samples around
-        their arithmetic mean, and with `return_samples=True`, `"samples"` of
-        shape `(num_samples,) + model(x).shape`.
+        their arithmetic mean, the measures `summary` asks for (float64,
+        shape `model(x).shape[:-1]` for the classification measures, of
+        `model(x)` for `"variance"`), and with `return_samples=True`,
+        `"samples"` of shape `(num_samples,) + model(x).shape`.
 
     Examples:
         >>> model = keras.Sequential([
@@ -464,6 +530,12 @@ def mc_predict(
         ... )
         >>> model.layers[1].rate  # Put back after the call.
         0.0
+        >>> result = kerasdrop.analysis.mc_predict(
+        ...     model, np.ones((5, 4)), num_samples=10, rate=0.3,
+        ...     summary="classification",
+        ... )
+        >>> result["mutual_information"].shape
+        (5,)
     """
     num_samples = _graph.validate_positive_int(num_samples, "num_samples")
     batch_size = _graph.validate_positive_int(
@@ -474,8 +546,21 @@ def mc_predict(
             "Invalid value received for argument `combine`. Expected one "
             f"of {_COMBINE}. Received: combine={combine!r}"
         )
+    if summary not in _SUMMARIES:
+        raise ValueError(
+            "Invalid value received for argument `summary`. Expected one "
+            f"of {_SUMMARIES}. Received: summary={summary!r}"
+        )
     mc_model, sampled = _mc_model(model)
-    _graph.model_output(model)  # Raises for several outputs.
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) > 1:
+        raise ValueError(
+            "mc_predict expects a model with a single output. The model "
+            f"'{model.name}' has {len(outputs)} outputs: sample each with "
+            "`keras.Model(model.inputs, model.outputs[i])`, which shares "
+            "the layers and their weights."
+        )
+    _graph.model_output(model)  # Raises for a subclassed model.
     num_rows = _graph.count_rows(x)
     if num_rows == 0:
         raise ValueError(
@@ -498,6 +583,11 @@ def mc_predict(
             )
         moments = _RunningMoments(num_rows)
         log_moments = _RunningMoments(num_rows) if combine != "mean" else None
+        classes = (
+            _RunningClassSummary(num_rows)
+            if summary == "classification"
+            else None
+        )
         samples = None
         for start, batch in _monte_carlo_batches(
             x, num_rows, num_samples, batch_size
@@ -509,6 +599,8 @@ def mc_predict(
             # float32 or more.
             dtype = np.result_type(outputs.dtype, "float32")
             moments.add(start, outputs)
+            if classes is not None:
+                classes.add(start, outputs)
             if log_moments is not None:
                 log_probabilities = _log_probabilities(outputs)
                 if log_probabilities is None:
@@ -530,6 +622,11 @@ def mc_predict(
         result["mean"] = _normalized_geometric_mean(
             log_moments.mean, result["std"].shape[-1] == 1
         ).astype(dtype)
+    if classes is not None:
+        result.update(classes.result(moments.mean, num_samples))
+    if summary == "regression":
+        count = moments.count.reshape((-1,) + (1,) * (moments.m2.ndim - 1))
+        result["variance"] = moments.m2 / count
     if return_samples:
         result["samples"] = samples.reshape(
             (num_samples, num_rows) + samples.shape[1:]

@@ -11,7 +11,12 @@ probabilities of `num_samples` dropout subnetworks for every row, shaped
   that every subnetwork has (noise in the data, "aleatoric");
 - `mutual_information`: their difference, the mutual information between
   the prediction and the weights -- how much the subnetworks disagree
-  ("epistemic"; BALD, Houlsby et al., 2011, for active learning).
+  ("epistemic"; BALD, Houlsby et al., 2011, for active learning);
+- `variation_ratio`: the fraction of samples that do not vote for the most
+  voted class (Freeman, 1965; Gal, 2016), disagreement counted in votes.
+
+`mc_predict(..., summary="classification")` computes all four while it
+samples, without keeping the samples.
 
 `expected_calibration_error` and `reliability_diagram` check whether the
 confidence of a prediction matches its accuracy (Guo et al., 2017).
@@ -26,6 +31,7 @@ References:
       Learning for Classification and Preference Learning".
     - Guo, Pleiss, Sun and Weinberger, 2017, "On Calibration of Modern
       Neural Networks".
+    - Gal, 2016, "Uncertainty in Deep Learning" (PhD thesis), Section 3.3.1.
 """
 
 import numpy as np
@@ -154,6 +160,42 @@ def mutual_information(samples):
     samples = _probabilities(samples, "samples", 2, "sample")
     information = _entropy(samples.mean(axis=0)) - _entropy(samples).mean(0)
     return np.maximum(information, 0.0)
+
+
+def variation_ratio(samples):
+    """The fraction of samples that disagree with the most voted class.
+
+    `1 - max_k f_k / num_samples`, where `f_k` counts the samples whose
+    most probable class is `k`: 0 when every sample predicts the same
+    class, up to `1 - 1/classes`. It ignores how confident each sample is
+    (Gal, 2016, Section 3.3.1); a tie of probabilities votes for the first
+    of the tied classes, as `argmax` does.
+
+    Args:
+        samples: Class probabilities `(num_samples, rows, classes)`.
+
+    Returns:
+        A float64 array of shape `samples.shape[1:-1]`, between 0 and
+        `1 - 1/classes`.
+
+    Examples:
+        >>> samples = np.array([[[0.9, 0.1]], [[0.6, 0.4]], [[0.2, 0.8]]])
+        >>> variation_ratio(samples).round(4)  # 2 votes of 3 for class 0
+        array([0.3333])
+    """
+    samples = _probabilities(samples, "samples", 2, "sample")
+    return _variation_ratio(_votes(samples).sum(axis=0), len(samples))
+
+
+def _votes(probabilities):
+    """One-hot of the most probable class, over the last axis."""
+    classes = probabilities.shape[-1]
+    return np.eye(classes)[probabilities.argmax(axis=-1)]
+
+
+def _variation_ratio(votes, num_samples):
+    """`1 - (largest vote count) / num_samples` over the last axis."""
+    return 1.0 - votes.max(axis=-1) / num_samples
 
 
 def _labels(labels, probabilities):
