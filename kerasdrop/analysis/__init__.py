@@ -10,7 +10,9 @@ from kerasdrop.analysis import selective
 from kerasdrop.analysis import uncertainty
 from kerasdrop.analysis.calibration import adaptive_calibration_bins
 from kerasdrop.analysis.calibration import adaptive_calibration_error
+from kerasdrop.analysis.calibration import apply_temperature
 from kerasdrop.analysis.calibration import brier_score
+from kerasdrop.analysis.calibration import fit_temperature
 from kerasdrop.analysis.calibration import maximum_calibration_error
 from kerasdrop.analysis.calibration import negative_log_likelihood
 from kerasdrop.analysis.coadaptation import ablation_curve

@@ -1,4 +1,5 @@
-"""Feed-forward dropout layers and the shared rate/mask mechanism."""
+"""Feed-forward dropout layers, the shared rate/mask mechanism, and
+temperature scaling."""
 
 from kerasdrop.layers.concrete_dropout import ConcreteDropout
 from kerasdrop.layers.concrete_dropout import concrete_dropout_regularizers
@@ -21,3 +22,4 @@ from kerasdrop.layers.scheduled_multi_head_attention import (
 from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout1D
 from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout2D
 from kerasdrop.layers.scheduled_spatial_dropout import ScheduledSpatialDropout3D
+from kerasdrop.layers.temperature_scaling import TemperatureScaling
