@@ -102,3 +102,45 @@ def test_pretraining_script_caches_and_forces(quick_pretraining, tmp_path):
     assert quick_pretraining == [(8, 1)]
     script.main(argv + ["--epochs", "1", "--force"])
     assert quick_pretraining == [(8, 1), (8, 1)]
+
+
+def test_uncertainty_demo_runs_end_to_end_and_writes_results(
+    quick_pretraining, tmp_path, capsys
+):
+    demo = load_example("transfer_uncertainty")
+    output_dir = tmp_path / "out"
+    argv = [
+        "--cache-dir", str(tmp_path / "cache"),
+        "--image-size", "16",
+        "--pretrain-epochs", "1",
+        "--labels-per-class", "3",
+        "--epochs", "2",
+        "--seeds", "2",
+        "--hidden-units", "8",
+        "--num-samples", "3",
+        "--output-dir", str(output_dir),
+    ]  # fmt: skip
+    results = demo.main(argv)
+    assert quick_pretraining == [(16, 1)]
+    printed = capsys.readouterr().out
+    assert "[2/2] seed 1" in printed
+    assert "| MC + temperature |" in printed
+    assert "MC dropout vs single, paired by seed" in printed
+    summary = results["summary"]
+    for method in demo.METHODS:
+        assert set(demo.MEASURES) <= set(summary[method])
+    paired = summary["MC dropout"]["nll_vs_single"]
+    assert paired["seeds"] == 2 and paired["higher_is_better"] is False
+    # Temperature scaling never changes the predicted class.
+    assert summary["temperature"]["accuracy_vs_single"]["ties"] == 2
+    run = results["runs"][0]
+    assert run["sizes"]["ood"] == sum(
+        len(transfer.load_digits_images([digit], 8)[1])
+        for digit in transfer.SOURCE_CLASSES
+    )
+    assert run["sizes"]["calibration"] + run["sizes"]["test"] == len(
+        transfer.load_digits_images(transfer.TARGET_CLASSES, 8)[1]
+    ) - 3 * len(transfer.TARGET_CLASSES)
+    assert (output_dir / "results.md").read_text().startswith("| method |")
+    for name in ("reliability", "risk_coverage", "ood"):
+        assert (output_dir / f"transfer_uncertainty_{name}.png").exists()
