@@ -26,8 +26,21 @@ PAIRS = [
         analysis.maximum_calibration_error,
         {"num_bins": 10},
     ),
+    (
+        metrics.AdaptiveCalibrationError,
+        analysis.adaptive_calibration_error,
+        {"num_bins": 10, "max_rows": 300},
+    ),
+    (
+        metrics.AreaUnderRiskCoverage,
+        analysis.area_under_risk_coverage,
+        {"max_rows": 300},
+    ),
 ]
 IDS = [metric.__name__ for metric, _, _ in PAIRS]
+# The metrics that keep sums, and so take sample weights.
+SUMMED = [pair for pair in PAIRS if "max_rows" not in pair[2]]
+BUFFERED = [pair for pair in PAIRS if "max_rows" in pair[2]]
 
 
 def _data(seed=0):
@@ -61,7 +74,7 @@ def test_streamed_equals_the_array_function(
     metric_class, function, kwargs, batch
 ):
     _, probabilities, labels = _data()
-    expected = function(probabilities, labels, **kwargs)
+    expected = function(probabilities, labels, **_function_kwargs(kwargs))
     result = _streamed(metric_class(**kwargs), labels, probabilities, batch)
     assert result == pytest.approx(expected, abs=_tolerance(expected))
 
@@ -69,7 +82,7 @@ def test_streamed_equals_the_array_function(
 @pytest.mark.parametrize("metric_class, function, kwargs", PAIRS, ids=IDS)
 def test_one_hot_sigmoid_and_logits_forms(metric_class, function, kwargs):
     logits, probabilities, labels = _data()
-    expected = function(probabilities, labels, **kwargs)
+    expected = function(probabilities, labels, **_function_kwargs(kwargs))
     one_hot = np.eye(CLASSES, dtype="float32")[labels]
     tolerance = _tolerance(expected)
     assert _streamed(
@@ -85,10 +98,16 @@ def test_one_hot_sigmoid_and_logits_forms(metric_class, function, kwargs):
     binary = labels % 2
     assert _streamed(
         metric_class(**kwargs), binary[:, None], positive, 64
-    ) == pytest.approx(function(two, binary, **kwargs), abs=tolerance)
+    ) == pytest.approx(
+        function(two, binary, **_function_kwargs(kwargs)), abs=tolerance
+    )
 
 
-@pytest.mark.parametrize("metric_class, function, kwargs", PAIRS, ids=IDS)
+@pytest.mark.parametrize(
+    "metric_class, function, kwargs",
+    SUMMED,
+    ids=[metric.__name__ for metric, _, _ in SUMMED],
+)
 def test_integer_sample_weights_count_rows_that_many_times(
     metric_class, function, kwargs
 ):
@@ -109,8 +128,68 @@ def test_reset_state_forgets_the_rows(metric_class, function, kwargs):
     metric.update_state(labels[:100], probabilities[:100])
     metric.reset_state()
     result = _streamed(metric, labels[100:], probabilities[100:], 64)
-    expected = function(probabilities[100:], labels[100:], **kwargs)
+    expected = function(
+        probabilities[100:], labels[100:], **_function_kwargs(kwargs)
+    )
     assert result == pytest.approx(expected, abs=_tolerance(expected))
+
+
+def _function_kwargs(kwargs):
+    return {k: v for k, v in kwargs.items() if k != "max_rows"}
+
+
+BUFFERED_IDS = [metric.__name__ for metric, _, _ in BUFFERED]
+
+
+@pytest.mark.parametrize(
+    "metric_class, function, kwargs", BUFFERED, ids=BUFFERED_IDS
+)
+def test_buffered_metrics_handle_ties(metric_class, function, kwargs):
+    # Probabilities on a grid of tenths: few distinct confidences.
+    rng = np.random.default_rng(4)
+    positive = rng.integers(1, 10, ROWS) / 10.0
+    probabilities = np.stack([1 - positive, positive], -1).astype("float32")
+    labels = rng.integers(0, 2, ROWS)
+    expected = function(probabilities, labels, **_function_kwargs(kwargs))
+    result = _streamed(metric_class(**kwargs), labels, probabilities, 64)
+    assert result == pytest.approx(expected, abs=_tolerance(expected))
+
+
+@pytest.mark.parametrize(
+    "metric_class, function, kwargs", BUFFERED, ids=BUFFERED_IDS
+)
+def test_buffered_metrics_are_nan_past_max_rows_or_without_rows(
+    metric_class, function, kwargs
+):
+    _, probabilities, labels = _data()
+    metric = metric_class(**{**kwargs, "max_rows": 100})
+    assert np.isnan(float(metric.result()))
+    metric.update_state(labels[:100], probabilities[:100])
+    assert not np.isnan(float(metric.result()))
+    metric.update_state(labels[100:101], probabilities[100:101])
+    assert np.isnan(float(metric.result()))
+    metric.reset_state()
+    metric.update_state(labels[:50], probabilities[:50])
+    assert float(metric.result()) == pytest.approx(
+        function(probabilities[:50], labels[:50], **_function_kwargs(kwargs)),
+        abs=_tolerance(1.0),
+    )
+
+
+@pytest.mark.parametrize(
+    "metric_class, function, kwargs", BUFFERED, ids=BUFFERED_IDS
+)
+def test_buffered_metrics_refuse_sample_weights(metric_class, function, kwargs):
+    _, probabilities, labels = _data()
+    with pytest.raises(ValueError, match="sample_weight"):
+        metric_class(**kwargs).update_state(
+            labels, probabilities, np.ones(ROWS)
+        )
+
+
+def test_invalid_max_rows_raises():
+    with pytest.raises(ValueError, match="max_rows"):
+        kerasdrop.metrics.AreaUnderRiskCoverage(max_rows=0)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +217,7 @@ def test_evaluate_reports_the_array_functions(compiled_model):
     probabilities = compiled_model.predict(x, batch_size=ROWS, verbose=0)
     for metric_class, function, kwargs in PAIRS:
         name = metric_class(**kwargs).name
-        expected = function(probabilities, labels, **kwargs)
+        expected = function(probabilities, labels, **_function_kwargs(kwargs))
         assert results[name] == pytest.approx(
             expected, abs=_tolerance(expected)
         ), name
