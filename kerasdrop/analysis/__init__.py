@@ -2,12 +2,17 @@
 uncertainty of Monte-Carlo dropout predictions: calibration, selective
 prediction and out-of-distribution detection."""
 
+from kerasdrop.analysis import ablation
 from kerasdrop.analysis import calibration
 from kerasdrop.analysis import coadaptation
 from kerasdrop.analysis import ensemble
 from kerasdrop.analysis import ood
+from kerasdrop.analysis import probe_data
+from kerasdrop.analysis import probes
 from kerasdrop.analysis import selective
 from kerasdrop.analysis import uncertainty
+from kerasdrop.analysis.ablation import ablation_curve
+from kerasdrop.analysis.ablation import ablation_interaction
 from kerasdrop.analysis.calibration import adaptive_calibration_bins
 from kerasdrop.analysis.calibration import adaptive_calibration_error
 from kerasdrop.analysis.calibration import apply_temperature
@@ -15,12 +20,9 @@ from kerasdrop.analysis.calibration import brier_score
 from kerasdrop.analysis.calibration import fit_temperature
 from kerasdrop.analysis.calibration import maximum_calibration_error
 from kerasdrop.analysis.calibration import negative_log_likelihood
-from kerasdrop.analysis.coadaptation import ablation_curve
-from kerasdrop.analysis.coadaptation import ablation_interaction
 from kerasdrop.analysis.coadaptation import correlation_matrix
 from kerasdrop.analysis.coadaptation import decov
 from kerasdrop.analysis.coadaptation import effective_rank
-from kerasdrop.analysis.coadaptation import layer_activations
 from kerasdrop.analysis.coadaptation import mean_absolute_correlation
 from kerasdrop.analysis.coadaptation import participation_ratio
 from kerasdrop.analysis.coadaptation import sparsity
@@ -36,6 +38,8 @@ from kerasdrop.analysis.ood import ood_aupr
 from kerasdrop.analysis.ood import ood_auroc
 from kerasdrop.analysis.ood import ood_detection
 from kerasdrop.analysis.ood import ood_histogram
+from kerasdrop.analysis.probe_data import read_probe
+from kerasdrop.analysis.probes import layer_activations
 from kerasdrop.analysis.selective import area_under_risk_coverage
 from kerasdrop.analysis.selective import risk_coverage_curve
 from kerasdrop.analysis.selective import risk_coverage_plot
