@@ -71,8 +71,8 @@ def parse_args(argv=None):
         default=20,
         help="labelled training images of each digit 5-9",
     )
-    parser.add_argument(
-        "--epochs", type=int, default=60, help="epochs of head training"
+    example_args.add_training_arguments(
+        parser, 60, 32, 3e-3, epochs_help="epochs of head training"
     )
     parser.add_argument("--seeds", type=int, default=5, help="paired seeds")
     parser.add_argument(
@@ -80,12 +80,6 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--hidden-units", type=int, default=128, help="width of the head"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=32, help="rows per training batch"
-    )
-    parser.add_argument(
-        "--learning-rate", type=float, default=3e-3, help="of Adam"
     )
     parser.add_argument(
         "--num-samples",
