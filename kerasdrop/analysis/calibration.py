@@ -313,11 +313,11 @@ def fit_temperature(logits, labels, bounds=(0.05, 20.0)):
     Monte-Carlo samples it finds the best of the grid's basins).
 
     When it helps: a network that is accurate but over- or underconfident
-    on data like its validation data. It does not help a model that ranks
-    its rows badly (AURC and OOD AUROC of the max-probability score are
-    unchanged by a temperature, which preserves the ranking for two
-    classes and nearly does for more), nor under a shift away from the
-    validation data.
+    on data like its validation data. It cannot make a model rank its rows
+    better: a temperature keeps every predicted class and, for two
+    classes, the order of the rows by confidence (for more classes it can
+    reorder some of them). Nor does a temperature fitted on one
+    distribution carry over to a shifted one.
 
     Reference: Guo, Pleiss, Sun and Weinberger, 2017, "On Calibration of
     Modern Neural Networks".

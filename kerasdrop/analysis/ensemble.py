@@ -398,12 +398,20 @@ class _RunningClassSummary:
             ) from error
         rows = (start + np.arange(len(probabilities))) % self.num_rows
         entropy = uncertainty._entropy(probabilities)
-        votes = uncertainty._votes(probabilities)
         if self.entropy is None:
             self.entropy = np.zeros((self.num_rows,) + entropy.shape[1:])
-            self.votes = np.zeros((self.num_rows,) + votes.shape[1:])
+            self.votes = np.zeros(
+                (self.num_rows,) + probabilities.shape[1:], "int64"
+            )
         np.add.at(self.entropy, rows, entropy)
-        np.add.at(self.votes, rows, votes)
+        # One vote per sample for its most probable class, counted in place
+        # (no one-hot of the batch), at every position of an output of
+        # rank above 2.
+        classes = probabilities.shape[-1]
+        choice = probabilities.argmax(axis=-1).reshape(len(rows), -1)
+        positions = np.arange(choice.shape[1])
+        votes = self.votes.reshape(self.num_rows, -1, classes)
+        np.add.at(votes, (rows[:, None], positions[None, :], choice), 1)
 
     def result(self, mean, num_samples):
         """The four measures, from the arithmetic mean of the samples."""

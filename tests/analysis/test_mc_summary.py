@@ -146,3 +146,25 @@ def test_variation_ratio_counts_votes():
     # Votes: class 0 once, class 1 twice, class 2 once.
     np.testing.assert_allclose(variation_ratio(samples), [0.5])
     np.testing.assert_allclose(variation_ratio(samples[:1]), [0.0])
+
+
+def test_sequence_outputs_are_summarized_per_position():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3, FEATURES))
+    hidden = kerasdrop.ScheduledDropout(0.5, seed=1)(inputs)
+    outputs = keras.layers.Dense(4, activation="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).standard_normal((ROWS, 3, FEATURES))
+    result = mc_predict(
+        model,
+        x.astype("float32"),
+        num_samples=6,
+        batch_size=5,
+        return_samples=True,
+        summary="classification",
+    )
+    for name, function in MEASURES.items():
+        assert result[name].shape == (ROWS, 3)
+        np.testing.assert_allclose(
+            result[name], function(result["samples"]), atol=1e-12
+        )
