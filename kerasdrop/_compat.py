@@ -141,6 +141,16 @@ def train_step_counter(optimizer):
     return optimizer._iterations
 
 
+def train_function_reads_step_per_call():
+    """Whether the backend's train function calls `model.train_step` by
+    attribute at every step (torch's `one_step_on_data`) instead of
+    capturing the step when it is made (TensorFlow's `tf.function`, JAX's
+    `jit`)."""
+    import keras
+
+    return keras.backend.backend() == "torch"
+
+
 def fit_frame(model):
     """The frame of the `fit` (or other training loop) running `model`.
 

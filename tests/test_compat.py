@@ -353,3 +353,20 @@ def test_tensor_parents_and_operation_calls_read_the_graph():
     calls = _compat.operation_calls(dense)
     assert [id(inputs_[0]) for inputs_, _ in calls] == [id(inputs), id(hidden)]
     assert calls[1][1] == [again]
+
+
+def test_train_function_reads_step_per_call_as_the_backend_does():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.make_train_function()
+    original, calls = model.train_step, []
+
+    def train_step(data):
+        calls.append(1)
+        return original(data)
+
+    # Put on the model after its train function was made: only a backend
+    # whose train function looks the step up at each call runs it.
+    object.__setattr__(model, "train_step", train_step)
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=2, verbose=0)
+    assert bool(calls) == _compat.train_function_reads_step_per_call()
