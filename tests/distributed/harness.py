@@ -11,8 +11,8 @@ test. Each process gets, after the script:
 
 where `PORTS` is a comma-separated list of free ports on 127.0.0.1 (the
 first is the coordinator's) and `OUTPUT` the JSON file the process must
-write its results to. `run_processes` returns those results, in process
-order.
+write its results to (`command_line` gives a script its own flags
+instead). `run_processes` returns those results, in process order.
 """
 
 import json
@@ -91,6 +91,7 @@ def run_processes(
     devices_per_process=1,
     num_ports=1,
     timeout=90,
+    command_line=None,
 ):
     """Runs `script` in `num_processes` processes and returns their results.
 
@@ -105,6 +106,10 @@ def run_processes(
         num_ports: How many free ports to hand to every process.
         timeout: Seconds the whole run may take, start-up included; then
             every process still running is killed and the run fails.
+        command_line: A function `(index, num_processes, ports, output)`
+            that returns the arguments of process `index` after the
+            script (`ports` a list of ints), in place of the positional
+            ones; `args` follow them.
 
     Returns:
         The JSON result each process wrote, in process order.
@@ -115,7 +120,13 @@ def run_processes(
             the tail of each failed process's log.
     """
     folder = str(folder)
-    ports = ",".join(str(p) for p in free_ports(num_ports))
+    ports = free_ports(num_ports)
+    if command_line is None:
+
+        def command_line(index, num_processes, ports, output):
+            ports = ",".join(map(str, ports))
+            return [index, num_processes, ports, output]
+
     env = environment(backend, devices_per_process)
     processes, logs, outputs = [], [], []
     deadline = time.monotonic() + timeout
@@ -129,10 +140,12 @@ def run_processes(
                         [
                             sys.executable,
                             script,
-                            str(index),
-                            str(num_processes),
-                            ports,
-                            outputs[-1],
+                            *map(
+                                str,
+                                command_line(
+                                    index, num_processes, ports, outputs[-1]
+                                ),
+                            ),
                             *map(str, args),
                         ],
                         env=env,
