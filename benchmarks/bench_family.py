@@ -27,6 +27,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import print_table  # noqa: I001
+from common import classifier
 from common import summarize
 from common import time_interleaved
 from common import write_results
@@ -50,29 +51,19 @@ def build_conv(dropout_factory, args, seed=0):
         if dropout_factory is not None:
             layers.append(dropout_factory())
     layers += [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)]
-    model = keras.Sequential(layers)
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
+    return classifier(layers, seed)
 
 
 def build_bag_of_words(embedding_factory, args, seed=0):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
+    return classifier(
         [
             keras.Input((args.sequence_length,), dtype="int32"),
             *embedding_factory(),
             keras.layers.GlobalAveragePooling1D(),
             keras.layers.Dense(2),
-        ]
+        ],
+        seed,
     )
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
 
 
 def parse_args(argv):

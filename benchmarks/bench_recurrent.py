@@ -23,13 +23,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import print_table  # noqa: I001
+from common import add_sequence_arguments  # noqa: I001
+from common import classifier
+from common import print_table
+from common import sequence_data
 from common import summarize
 from common import time_interleaved
 from common import write_results
 
 import keras
-import numpy as np
 
 import kerasdrop
 
@@ -40,30 +42,19 @@ PLAIN_GRU = "keras GRU"
 
 
 def build_model(recurrent_layer, timesteps, features, seed):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
+    return classifier(
         [
             keras.Input((timesteps, features)),
             recurrent_layer,
             keras.layers.Dense(10),
-        ]
+        ],
+        seed,
     )
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--timesteps", type=int, default=50)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--rate", type=float, default=0.25)
-    parser.add_argument("--rounds", type=int, default=30)
+    add_sequence_arguments(parser, rounds=30)
     parser.add_argument(
         "--output",
         default=os.path.join(
@@ -75,10 +66,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.rows, args.timesteps, args.features))
-    x = x.astype("float32")
-    y = rng.integers(0, 10, args.rows)
+    x, y = sequence_data(args)
     units, rate = args.units, args.rate
     layers = {
         PLAIN: lambda: keras.layers.LSTM(units),

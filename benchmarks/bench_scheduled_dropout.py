@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import print_table  # noqa: I001
+from common import classifier  # noqa: I001
+from common import print_table
 from common import summarize
 from common import time_interleaved
 from common import write_results
@@ -34,8 +35,7 @@ import kerasdrop
 
 
 def build_mlp(dropout_factory, input_dim, width, seed):
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
+    return classifier(
         [
             keras.Input((input_dim,)),
             keras.layers.Dense(width, activation="relu"),
@@ -43,13 +43,9 @@ def build_mlp(dropout_factory, input_dim, width, seed):
             keras.layers.Dense(width, activation="relu"),
             dropout_factory(),
             keras.layers.Dense(10),
-        ]
+        ],
+        seed,
     )
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
 
 
 def time_scheduler_hooks(model, schedule, num_batches=2000):

@@ -18,6 +18,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras
+import numpy as np
+
 
 def time_interleaved(runs, rounds, warmup=1, cpu_times=None):
     """Times each callable in `runs` (a dict) `rounds` times, interleaved.
@@ -125,3 +128,40 @@ def write_results(path, rows, settings):
     }
     with open(path, "w") as f:
         json.dump(payload, f, indent=2)
+
+
+def classifier(layers, seed=0, inputs=None):
+    """A compiled classifier of `layers` on logits, weights drawn from `seed`.
+
+    A `keras.Sequential` of `layers`, or the Functional model from `inputs`
+    to `layers` (the output tensor) when `inputs` is given; Adam and the
+    sparse cross-entropy from logits, as every benchmark here trains.
+    """
+    if inputs is None:
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential(layers)
+    else:
+        model = keras.Model(inputs, layers)
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def add_sequence_arguments(parser, rounds):
+    """The arguments of the recurrent benchmarks: data, LSTM and rounds."""
+    parser.add_argument("--rows", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--timesteps", type=int, default=50)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--rate", type=float, default=0.25)
+    parser.add_argument("--rounds", type=int, default=rounds)
+
+
+def sequence_data(args):
+    """Seeded random sequences `(rows, timesteps, features)` and 10 labels."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.rows, args.timesteps, args.features))
+    return x.astype("float32"), rng.integers(0, 10, args.rows)

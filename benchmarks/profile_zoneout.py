@@ -32,6 +32,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_recurrent import build_model  # noqa: I001
+from common import add_sequence_arguments
+from common import classifier
+from common import sequence_data
 from common import time_interleaved
 
 import keras
@@ -81,12 +84,7 @@ def draw_only_model(units, rate, timesteps, features, float_draw=False):
     inputs = keras.Input((timesteps, features))
     hidden = keras.layers.LSTM(units)(inputs)
     hidden = MaskDrawOnly(units, rate, float_draw)([inputs, hidden])
-    model = keras.Model(inputs, keras.layers.Dense(10)(hidden))
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
+    return classifier(keras.layers.Dense(10)(hidden), inputs=inputs)
 
 
 def fixed_masks_layer(units, rate, timesteps):
@@ -152,22 +150,13 @@ class PreviousZoneoutLSTM(kerasdrop.ZoneoutLSTM):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--timesteps", type=int, default=50)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--rate", type=float, default=0.25)
-    parser.add_argument("--rounds", type=int, default=20)
+    add_sequence_arguments(parser, rounds=20)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.rows, args.timesteps, args.features))
-    x = x.astype("float32")
-    y = rng.integers(0, 10, args.rows)
+    x, y = sequence_data(args)
     units, rate, steps = args.units, args.rate, args.timesteps
 
     def with_head(layer):

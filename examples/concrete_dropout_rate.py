@@ -76,10 +76,9 @@ if __name__ == "__main__":
     # `--help` and mistyped flags answer here, before TensorFlow loads.
     parse_args(sys.argv[1:])
 
-import json
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import example_utils
 import keras
 import numpy as np
 from keras import ops
@@ -198,39 +197,29 @@ def run(config):
     return sizes, results
 
 
-def write_tables(sizes, results, config, output_dir):
+def table(sizes, results):
     header = "| N | " + " | ".join(LAYERS) + " |"
     lines = [header, "|" + "---|" * (len(LAYERS) + 1)]
     for size in sizes:
         rates = " | ".join(f"{results[size][name]:.3f}" for name in LAYERS)
         lines.append(f"| {size} | {rates} |")
-    table = "\n".join(lines)
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "results.md"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(output_dir, "results.json"), "w") as f:
-        json.dump(
-            {
-                "config": vars(config),
-                "backend": keras.backend.backend(),
-                "rates": {str(size): results[size] for size in sizes},
-            },
-            f,
-            indent=2,
-        )
-    return table
+    return "\n".join(lines)
 
 
 def main(argv=None):
     config = parse_args(argv)
     sizes, results = run(config)
-    table = write_tables(sizes, results, config, config.output_dir)
+    markdown = table(sizes, results)
     print()
-    print(table)
-    print(f"\nResults written to {config.output_dir}")
-    if config.quick:
-        print(example_args.QUICK_NOTE)
-    print(f"Wall time {time.perf_counter() - STARTED:.0f} s")
+    print(markdown)
+    os.makedirs(config.output_dir, exist_ok=True)
+    example_utils.save_results(
+        config,
+        {"rates": {str(size): results[size] for size in sizes}},
+        markdown,
+        figures=(),
+        started=STARTED,
+    )
     return {"sizes": sizes, "rates": results}
 
 

@@ -21,7 +21,8 @@ dropout on the 8x8 digits that ship with scikit-learn:
    (`exact_average`) against the inference output, and the same with a
    hidden ReLU layer after the dropout, where it is not exact;
 3. the co-adaptation of the hidden units of the same MLP trained with and
-   without dropout (`kerasdrop.analysis.coadaptation` and
+   without dropout (`kerasdrop.analysis.coadaptation`,
+   `kerasdrop.analysis.ablation` and
    `CoAdaptationMonitor`): correlation, DeCov, effective rank,
    participation ratio, sparsity, the ablation curve and the pairwise
    ablation interaction.
@@ -155,7 +156,9 @@ import keras
 import numpy as np
 
 import kerasdrop
+from kerasdrop.analysis import ablation
 from kerasdrop.analysis import coadaptation
+from kerasdrop.analysis import probes
 
 HIDDEN_LAYERS = ("dropout_1", "dropout_2")  # Read at their inputs.
 ABLATION_ORDERS = 5  # Random orders in which the units are zeroed.
@@ -323,11 +326,11 @@ def exactness_check(args, data):
 def coadaptation_measures(args, model, x_test, y_test):
     measures = {}
     for layer in HIDDEN_LAYERS:
-        activations = coadaptation.layer_activations(model, layer, x_test)
+        activations = probes.layer_activations(model, layer, x_test)
         row = coadaptation.summarize(
             activations, coadaptation.ACTIVATION_MEASURES
         )
-        curve = coadaptation.ablation_curve(
+        curve = ablation.ablation_curve(
             model,
             layer,
             x_test,
@@ -335,7 +338,7 @@ def coadaptation_measures(args, model, x_test, y_test):
             num_orders=ABLATION_ORDERS,
             seed=args.seed,
         )
-        interaction = coadaptation.ablation_interaction(
+        interaction = ablation.ablation_interaction(
             model,
             layer,
             x_test,

@@ -80,6 +80,52 @@ def add_output_arguments(parser, name, docs_images=True, quick=True):
         )
 
 
+def add_training_arguments(
+    parser, epochs, batch_size, learning_rate, epochs_help="epochs"
+):
+    """Adds `--epochs`, `--batch-size` and `--learning-rate` (of Adam) to
+    `parser` (or an argument group) with these defaults."""
+    parser.add_argument("--epochs", type=int, default=epochs, help=epochs_help)
+    parser.add_argument(
+        "--batch-size", type=int, default=batch_size, help="rows per batch"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=learning_rate, help="of Adam"
+    )
+
+
+def add_recurrent_rate_arguments(parser, zoneout_gru=False):
+    """Adds the rates of the recurrent regularizers the examples compare:
+    the variational layers' `recurrent_rate`, the weight-dropped layers'
+    rate, ZoneoutLSTM's `cell_rate` and `hidden_rate` (and ZoneoutGRU's
+    `rate` if asked)."""
+    parser.add_argument(
+        "--recurrent-rate",
+        type=float,
+        default=0.25,
+        help="recurrent_rate of the variational layers",
+    )
+    parser.add_argument(
+        "--weight-drop-rate",
+        type=float,
+        default=0.3,
+        help="rate of the weight-dropped layers",
+    )
+    if zoneout_gru:
+        parser.add_argument(
+            "--zoneout-rate", type=float, default=0.1, help="ZoneoutGRU's rate"
+        )
+    parser.add_argument(
+        "--cell-rate", type=float, default=0.5, help="ZoneoutLSTM's cell_rate"
+    )
+    parser.add_argument(
+        "--hidden-rate",
+        type=float,
+        default=0.05,
+        help="ZoneoutLSTM's hidden_rate",
+    )
+
+
 def parse(parser, argv, name, quick=None):
     """Parses `argv`, with the `quick` defaults under `--quick`.
 

@@ -166,26 +166,30 @@ def save_results(args, results, table, figures, started, private=()):
     """Writes `results.json` and `results.md`; copies figures to the docs.
 
     Adds `"config"` (the arguments, except the output folder, the
-    `--docs-images` flag and the names in `private`) and
+    `--docs-images` flag and the names in `private`), `"backend"` and
     `"wall_time_seconds"` (since `started`, a `time.perf_counter()` value)
-    to `results`. Returns the wall time.
+    to `results`, prints where everything went (and the `--quick` note) and
+    returns the wall time.
     """
+    docs_images = getattr(args, "docs_images", False)
     skipped = {"output_dir", "docs_images", *private}
     results["config"] = {
         key: value for key, value in vars(args).items() if key not in skipped
     }
     elapsed = time.perf_counter() - started
+    results["backend"] = keras.backend.backend()
     results["wall_time_seconds"] = elapsed
     with open(os.path.join(args.output_dir, "results.json"), "w") as file:
         json.dump(results, file, indent=1)
     with open(os.path.join(args.output_dir, "results.md"), "w") as file:
         file.write(table + "\n")
-    if args.docs_images:
+    if docs_images:
         os.makedirs(DOCS_IMAGES_DIR, exist_ok=True)
         for path in figures:
             shutil.copy(path, DOCS_IMAGES_DIR)
-    print(f"Results and figures written to {args.output_dir}")
-    if args.docs_images:
+    written = "Results and figures" if figures else "Results"
+    print(f"{written} written to {args.output_dir}")
+    if docs_images:
         print(f"Figures copied into {DOCS_IMAGES_DIR}")
     if getattr(args, "quick", False):
         print(QUICK_NOTE)

@@ -111,8 +111,8 @@ def parse_args(argv=None):
         default=0.3,
         help="rate of the classifier's dropout",
     )
-    parser.add_argument(
-        "--epochs", type=int, default=30, help="epochs of fine-tuning"
+    example_args.add_training_arguments(
+        parser, 30, 32, 1e-3, epochs_help="epochs of fine-tuning"
     )
     parser.add_argument(
         "--cutoff",
@@ -122,12 +122,6 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--seeds", type=int, default=3, help="seeds of every variant"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=32, help="rows per batch"
-    )
-    parser.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="of Adam"
     )
     parser.add_argument(
         "--variants",
@@ -153,10 +147,9 @@ if __name__ == "__main__":
     # `--help` and mistyped flags answer here, before TensorFlow loads.
     parse_args(sys.argv[1:])
 
-import json
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import example_utils
 import keras
 import numpy as np
 
@@ -332,28 +325,13 @@ def main(argv=None):
             runs.append(run(args, variant, seed, data))
             keras.backend.clear_session()
     summary = summarize(runs)
-    results = {
-        "config": {
-            k: v
-            for k, v in vars(args).items()
-            if k not in ("output_dir", "cache_dir")
-        },
-        "backend": keras.backend.backend(),
-        "summary": summary,
-        "runs": runs,
-        "wall_seconds": time.perf_counter() - STARTED,
-    }
+    results = {"summary": summary, "runs": runs}
     markdown = table(summary)
     print(markdown)
-    print(f"Wall time: {results['wall_seconds']:.0f} s")
     os.makedirs(args.output_dir, exist_ok=True)
-    with open(os.path.join(args.output_dir, "results.json"), "w") as file:
-        json.dump(results, file, indent=1)
-    with open(os.path.join(args.output_dir, "results.md"), "w") as file:
-        file.write(markdown + "\n")
-    print(f"Results written to {args.output_dir}")
-    if args.quick:
-        print(example_args.QUICK_NOTE)
+    example_utils.save_results(
+        args, results, markdown, (), STARTED, private=("cache_dir",)
+    )
     return results
 
 

@@ -117,13 +117,7 @@ def parse_args(argv=None):
     group.add_argument(
         "--width", type=int, default=256, help="units of each hidden layer"
     )
-    group.add_argument("--epochs", type=int, default=100, help="epochs")
-    group.add_argument(
-        "--batch-size", type=int, default=50, help="rows per batch"
-    )
-    group.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="of Adam"
-    )
+    example_args.add_training_arguments(group, 100, 50, 1e-3)
     group.add_argument(
         "--rate", type=float, default=0.5, help="the schedules' rate"
     )

@@ -81,40 +81,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--units", type=int, default=16, help="units of the recurrent layer"
     )
-    parser.add_argument("--epochs", type=int, default=20, help="epochs")
-    parser.add_argument(
-        "--batch-size", type=int, default=100, help="rows per batch"
-    )
-    parser.add_argument(
-        "--learning-rate", type=float, default=1e-2, help="of Adam"
-    )
-    parser.add_argument(
-        "--recurrent-rate",
-        type=float,
-        default=0.25,
-        help="recurrent_rate of the variational layers",
-    )
-    parser.add_argument(
-        "--weight-drop-rate",
-        type=float,
-        default=0.3,
-        help="rate of the weight-dropped layers",
-    )
-    parser.add_argument(
-        "--zoneout-rate",
-        type=float,
-        default=0.1,
-        help="ZoneoutGRU's rate",
-    )
-    parser.add_argument(
-        "--cell-rate", type=float, default=0.5, help="ZoneoutLSTM's cell_rate"
-    )
-    parser.add_argument(
-        "--hidden-rate",
-        type=float,
-        default=0.05,
-        help="ZoneoutLSTM's hidden_rate",
-    )
+    example_args.add_training_arguments(parser, 20, 100, 1e-2)
+    example_args.add_recurrent_rate_arguments(parser, zoneout_gru=True)
     example_args.add_output_arguments(parser, NAME)
     args = example_args.parse_paired(parser, argv, NAME, QUICK)
     args.cells = [cell.strip() for cell in args.cells.split(",")]

@@ -43,37 +43,11 @@ def parse_args(argv):
     parser.add_argument(
         "--seeds", type=int, default=3, help="seeds of every method"
     )
-    parser.add_argument("--epochs", type=int, default=20, help="epochs")
+    example_args.add_training_arguments(parser, 20, 32, 1e-2)
     parser.add_argument(
         "--units", type=int, default=64, help="units of the LSTM"
     )
-    parser.add_argument(
-        "--batch-size", type=int, default=32, help="rows per batch"
-    )
-    parser.add_argument(
-        "--learning-rate", type=float, default=1e-2, help="of Adam"
-    )
-    parser.add_argument(
-        "--recurrent-rate",
-        type=float,
-        default=0.25,
-        help="VariationalLSTM's recurrent_rate",
-    )
-    parser.add_argument(
-        "--weight-drop-rate",
-        type=float,
-        default=0.3,
-        help="WeightDropLSTM's rate",
-    )
-    parser.add_argument(
-        "--cell-rate", type=float, default=0.5, help="ZoneoutLSTM's cell_rate"
-    )
-    parser.add_argument(
-        "--hidden-rate",
-        type=float,
-        default=0.05,
-        help="ZoneoutLSTM's hidden_rate",
-    )
+    example_args.add_recurrent_rate_arguments(parser)
     parser.add_argument(
         "--train-limit",
         type=int,

@@ -164,10 +164,15 @@ def rate_holders(model):
     exposes the inner rates, so each rate is held by the outermost layer
     that exposes it.
     """
+    return _rate_holders(model, list(walk_layers(model)))
+
+
+def _rate_holders(model, items):
+    """`rate_holders` from the `walk_layers(model)` items."""
     found = []  # (path, layer, rates)
     seen = set()
     nodes = [((model.name,), model)] + [
-        ((model.name,) + item.names, item.layer) for item in walk_layers(model)
+        ((model.name,) + item.names, item.layer) for item in items
     ]
     for path, layer in nodes:
         rates = getattr(layer, "dropout_rates", None) or {}
@@ -260,9 +265,10 @@ def selects(holder, selector):
 def kerasdrop_dropout_layers(model):
     """kerasdrop's dropout layers of `model`, at any depth: every layer
     that holds rates (`rate_holders`), then every `ConcreteDropout`."""
-    return [holder.layer for holder in rate_holders(model)] + [
+    items = list(walk_layers(model))  # One walk serves both.
+    return [holder.layer for holder in _rate_holders(model, items)] + [
         layer
-        for layer in layers_of(model)
+        for layer in [model] + [item.layer for item in items]
         if isinstance(layer, ConcreteDropout)
     ]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import kerasdrop
+from kerasdrop.analysis import ablation
 from kerasdrop.analysis import coadaptation
 from kerasdrop.callbacks import CoAdaptationMonitor
 from kerasdrop.layers.rates import recording
@@ -158,7 +159,7 @@ def test_ablation_measures_are_opt_in_and_need_targets():
     history = model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
     area = history.history["coadaptation/dropout/ablation_area"][0]
     interaction = history.history["coadaptation/dropout/interaction"][0]
-    curve = coadaptation.ablation_curve(model, "dropout", x, y, seed=0)
+    curve = ablation.ablation_curve(model, "dropout", x, y, seed=0)
     assert area == pytest.approx(curve["area"])
     assert 0.0 <= area <= 1.0
     assert interaction >= 0.0
@@ -394,13 +395,13 @@ def test_compiled_functions_go_with_their_model():
     import gc
     import weakref
 
-    from kerasdrop.callbacks import coadaptation_monitor
+    from kerasdrop.analysis import probes
 
     model = _model()
     x, y = _data()
     monitor = CoAdaptationMonitor(x)
     model.fit(x, y, epochs=1, callbacks=[monitor], verbose=0)
-    assert model in coadaptation_monitor._COMPILED
+    assert model in probes._COMPILED
     reference = weakref.ref(model)
     del model, monitor
     gc.collect()

@@ -30,28 +30,23 @@ def _vit(num_layers=2, attention_dropout=0.0):
     )
 
 
+# A tiny text encoder's configuration, shared by BERT and GPT-2.
+_TEXT_CONFIG = {
+    "vocabulary_size": 50,
+    "num_heads": 2,
+    "hidden_dim": 8,
+    "intermediate_dim": 16,
+    "max_sequence_length": 12,
+    "dropout": 0.1,
+}
+
+
 def _bert(num_layers=2):
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=50,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=12,
-        dropout=0.1,
-    )
+    return keras_hub.models.BertBackbone(num_layers=num_layers, **_TEXT_CONFIG)
 
 
 def _gpt2(num_layers=2):
-    return keras_hub.models.GPT2Backbone(
-        vocabulary_size=50,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=12,
-        dropout=0.1,
-    )
+    return keras_hub.models.GPT2Backbone(num_layers=num_layers, **_TEXT_CONFIG)
 
 
 def _images(num_images, seed=0):
