@@ -13,8 +13,13 @@ where `PORTS` is a comma-separated list of free ports on 127.0.0.1 (the
 first is the coordinator's) and `OUTPUT` the JSON file the process must
 write its results to (`command_line` gives a script its own flags
 instead). `run_processes` returns those results, in process order.
+
+`shared_run` makes one run serve the tests of every pytest worker: the
+first worker to ask starts it, the others wait and read its results.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -188,3 +193,40 @@ def run_processes(
         with open(output) as f:
             results.append(json.load(f))
     return results
+
+
+def _shared_folder(tmp_path_factory, name):
+    """A folder that every pytest-xdist worker of this session sees."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # The workers' folders share this parent.
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def shared_run(tmp_path_factory, name, **kwargs):
+    """`run_processes(folder=..., **kwargs)`, once per pytest session.
+
+    Tests of one run may be spread over several pytest-xdist workers: the
+    first worker to call this starts the run, under a lock, and stores its
+    results, or its failure, next to its logs; the others wait for the
+    lock and return the stored results (or raise the stored failure). So
+    the processes start once per session, however the tests are spread.
+    """
+    folder = _shared_folder(tmp_path_factory, name)
+    stored = folder / "results.json"
+    with open(folder / "lock", "w") as lock, contextlib.ExitStack() as stack:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        if not stored.exists():
+            try:
+                results = run_processes(folder=folder, **kwargs)
+                record = {"results": results}
+            except ProcessesFailed as error:
+                record = {"failure": str(error)}
+            stored.write_text(json.dumps(record))
+        record = json.loads(stored.read_text())
+    if "failure" in record:
+        raise ProcessesFailed(record["failure"])
+    return record["results"]

@@ -80,3 +80,24 @@ def test_failed_process_is_reported_with_its_log(tmp_path, script):
     assert "process 1 (exit code 1)" in str(error.value)
     assert "process 1 gives up" in str(error.value)
     assert json.loads((tmp_path / "process0.json").read_text())["index"] == 0
+
+
+def test_shared_run_starts_the_processes_once(tmp_path_factory, script):
+    kwargs = dict(script=script, num_processes=2, args=["ok"], timeout=30)
+    first = harness.shared_run(tmp_path_factory, "shared_ok", **kwargs)
+    folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = folder.parent
+    started = pids(folder / "shared_ok", 2)
+    # A second call (another test, another worker) reads the stored run.
+    assert harness.shared_run(tmp_path_factory, "shared_ok", **kwargs) == (
+        first
+    )
+    assert pids(folder / "shared_ok", 2) == started
+
+
+def test_shared_run_failure_fails_every_caller(tmp_path_factory, script):
+    kwargs = dict(script=script, num_processes=2, args=["fail"], timeout=30)
+    for _ in range(2):
+        with pytest.raises(harness.ProcessesFailed, match="gives up"):
+            harness.shared_run(tmp_path_factory, "shared_fail", **kwargs)

@@ -1,9 +1,10 @@
 """kerasdrop under `keras.distribution` in two JAX processes on loopback.
 
 One run of `jax_data_parallel.py` in two processes of two CPU devices each
-(see that script for what each process does) serves every test here: the
-run is shared by the module, and the tests (grouped, so one pytest worker
-runs them all) check one property each on what the processes wrote.
+(see that script for what each process does) serves every test here:
+`harness.shared_run` starts it once per pytest session, however the tests
+are spread over pytest's workers, and each test checks one property of
+what the processes wrote.
 `KERASDROP_TEST_PROCESSES=4 KERASDROP_TEST_DEVICES_PER_PROCESS=1` runs
 them with four processes of one device each instead.
 """
@@ -35,7 +36,6 @@ LOSS_TOLERANCE = 0.01
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.multiprocess,
-    pytest.mark.xdist_group("jax_processes"),
     pytest.mark.skipif(
         keras.backend.backend() != "jax",
         reason="keras.distribution across processes needs the JAX backend",
@@ -43,12 +43,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def processes(tmp_path_factory):
-    return harness.run_processes(
-        SCRIPT,
-        NUM_PROCESSES,
-        tmp_path_factory.mktemp("jax_processes"),
+    return harness.shared_run(
+        tmp_path_factory,
+        "jax_processes",
+        script=SCRIPT,
+        num_processes=NUM_PROCESSES,
         devices_per_process=DEVICES_PER_PROCESS,
         timeout=50 * NUM_PROCESSES,
     )

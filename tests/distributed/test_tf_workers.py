@@ -1,7 +1,8 @@
 """kerasdrop under `MultiWorkerMirroredStrategy`: two workers on loopback.
 
 One run of `tf_multi_worker.py` in two worker processes (see that script)
-serves every test here, in one pytest worker.
+serves every test here: `harness.shared_run` starts it once per pytest
+session, however the tests are spread over pytest's workers.
 """
 
 import os
@@ -21,7 +22,6 @@ LOSS_TOLERANCE = 0.01
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.multiprocess,
-    pytest.mark.xdist_group("tf_workers"),
     pytest.mark.skipif(
         keras.backend.backend() != "tensorflow",
         reason="tf.distribute strategies need the TensorFlow backend",
@@ -29,12 +29,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def workers(tmp_path_factory):
-    return harness.run_processes(
-        SCRIPT,
-        2,
-        tmp_path_factory.mktemp("tf_workers"),
+    return harness.shared_run(
+        tmp_path_factory,
+        "tf_workers",
+        script=SCRIPT,
+        num_processes=2,
         backend="tensorflow",
         num_ports=2,
         timeout=100,
