@@ -22,6 +22,7 @@ from kerasdrop.layers import ScheduledSpatialDropout1D
 from kerasdrop.layers import ScheduledSpatialDropout2D
 from kerasdrop.layers import ScheduledSpatialDropout3D
 from kerasdrop.layers import TemperatureScaling
+from kerasdrop.models import add_stochastic_depth
 from kerasdrop.models import find_rates
 from kerasdrop.models import find_unschedulable_dropout
 from kerasdrop.models import insert_dropout

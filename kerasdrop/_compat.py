@@ -141,6 +141,16 @@ def train_step_counter(optimizer):
     return optimizer._iterations
 
 
+def train_function_reads_step_per_call():
+    """Whether the backend's train function calls `model.train_step` by
+    attribute at every step (torch's `one_step_on_data`) instead of
+    capturing the step when it is made (TensorFlow's `tf.function`, JAX's
+    `jit`)."""
+    import keras
+
+    return keras.backend.backend() == "torch"
+
+
 def fit_frame(model):
     """The frame of the `fit` (or other training loop) running `model`.
 
@@ -174,6 +184,44 @@ def output_layers(model):
         tensor._keras_history.operation
         for tensor in keras.tree.flatten(model.outputs)
     ]
+
+
+def tensor_parents(tensor):
+    """The operation that produced a symbolic tensor, and its inputs there.
+
+    Returns `(operation, inputs)`: the layer or op (a `keras.ops` call such
+    as `x + y`) whose call in the graph made `tensor`, and the flat list of
+    the tensors that call took (empty for a model input). Keras keeps both
+    only privately, in the tensor's `_keras_history` and the operation's
+    inbound nodes; the public `layer.input` of a nested model is its own
+    input, not that of its call in the outer graph.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None, []
+    operation, node_index, _ = history
+    node = operation._inbound_nodes[node_index]
+    return operation, list(node.input_tensors)
+
+
+def operation_calls(operation):
+    """`(inputs, outputs)` of every call of `operation` in a graph: the flat
+    lists of the tensors it took and returned, from its private inbound
+    nodes (a shared layer has one per call)."""
+    return [
+        (list(node.input_tensors), list(node.output_tensors))
+        for node in operation._inbound_nodes
+    ]
+
+
+def is_add_operation(operation):
+    """Whether `operation` adds its inputs: a `keras.layers.Add` layer or
+    the op of `keras.ops.add` (and of `x + y` on symbolic tensors), whose
+    class Keras does not export."""
+    import keras
+    from keras.src.ops.numpy import Add
+
+    return isinstance(operation, (keras.layers.Add, Add))
 
 
 def build_at_init(layer):

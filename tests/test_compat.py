@@ -331,3 +331,42 @@ def test_select_is_where_with_its_gradients():
         grad_x, grad_y = tape.gradient(loss, [x, y])
         np.testing.assert_array_equal(grad_x, np.where(condition, 3.0, 0.0))
         np.testing.assert_array_equal(grad_y, np.where(condition, 0.0, 3.0))
+
+
+def test_tensor_parents_and_operation_calls_read_the_graph():
+    inputs = keras.Input((3,))
+    dense = keras.layers.Dense(3, name="dense")
+    hidden = dense(inputs)
+    total = hidden + inputs  # An op, not a layer.
+    added = keras.layers.Add(name="add")([total, hidden])
+    operation, parents = _compat.tensor_parents(total)
+    assert _compat.is_add_operation(operation)
+    assert not isinstance(operation, keras.layers.Layer)
+    assert [id(t) for t in parents] == [id(hidden), id(inputs)]
+    operation, parents = _compat.tensor_parents(added)
+    assert operation.name == "add" and _compat.is_add_operation(operation)
+    assert [id(t) for t in parents] == [id(total), id(hidden)]
+    assert not _compat.is_add_operation(dense)
+    assert _compat.tensor_parents(np.ones(2)) == (None, [])
+    # A layer called twice has one call per node.
+    again = dense(hidden)
+    calls = _compat.operation_calls(dense)
+    assert [id(inputs_[0]) for inputs_, _ in calls] == [id(inputs), id(hidden)]
+    assert calls[1][1] == [again]
+
+
+def test_train_function_reads_step_per_call_as_the_backend_does():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.make_train_function()
+    original, calls = model.train_step, []
+
+    def train_step(data):
+        calls.append(1)
+        return original(data)
+
+    # Put on the model after its train function was made: only a backend
+    # whose train function looks the step up at each call runs it.
+    object.__setattr__(model, "train_step", train_step)
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), batch_size=2, verbose=0)
+    assert bool(calls) == _compat.train_function_reads_step_per_call()

@@ -62,6 +62,11 @@ class _Binding:
         # `fit` with the same rates and compiled state traces nothing new.
         self.function = None
         self.made_for = None
+        # Torch's train function looks `train_step` up at every call: the
+        # wrapped step stays on the model while bound, with what was there
+        # before (`None`: the class's own step).
+        self.step = None
+        self.plain_step = None
 
     def targets(self):
         return [t for targets in self.owners.values() for t in targets]
@@ -137,6 +142,8 @@ def release(model):
         binding.function
     ):
         model.train_function = binding.plain_function
+    if model.__dict__.get("train_step") is binding.step is not None:
+        _set_train_step(model, binding.plain_step)
 
 
 def _made_for(model, plain_function, targets):
@@ -169,22 +176,37 @@ def _install(model, binding):
     made_for = _made_for(model, binding.plain_function, targets)
     if _same(made_for, binding.made_for):
         model.train_function = binding.function
+        if binding.step is not None:
+            _set_train_step(model, binding.step)
         return
-    # The wrapper is the model's `train_step` only while Keras makes the
-    # train function, which captures it.
+    # The wrapper is the model's `train_step` while Keras makes the train
+    # function, which captures it (TensorFlow, JAX); on torch, whose train
+    # function looks the step up at each call, for as long as it is bound.
     own_step = model.__dict__.get("train_step")
-    wrapper = _wrap_train_step(model, model.train_step, targets)
-    object.__setattr__(model, "train_step", wrapper)
+    if own_step is not None and own_step is binding.step:
+        own_step = binding.plain_step  # Still ours, from an earlier fit.
+    wrapper = _wrap_train_step(
+        model, own_step or type(model).train_step.__get__(model), targets
+    )
+    _set_train_step(model, wrapper)
     try:
         model.make_train_function(force=True)
     finally:
-        if own_step is None:
-            del model.__dict__["train_step"]
-        else:
-            object.__setattr__(model, "train_step", own_step)
+        _set_train_step(model, own_step)
+    if _compat.train_function_reads_step_per_call():
+        binding.step, binding.plain_step = wrapper, own_step
+        _set_train_step(model, wrapper)
     binding.function = _guard(model, binding, model.train_function)
     binding.made_for = made_for
     model.train_function = binding.function
+
+
+def _set_train_step(model, step):
+    """Puts `step` on the model as its `train_step` (`None`: the class's)."""
+    if step is None:
+        model.__dict__.pop("train_step", None)
+    else:
+        object.__setattr__(model, "train_step", step)
 
 
 def _guard(model, binding, scheduled):

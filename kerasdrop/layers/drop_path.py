@@ -25,7 +25,19 @@ class DropPath(ScheduledDropout):
     sample is the only difference from `kerasdrop.ScheduledDropout`, so the
     rate is a variable that `layer.rate = ...` or
     `kerasdrop.callbacks.DropoutScheduler` changes during `fit`.
-    `kerasdrop.transfer.insert_drop_path` puts it into a pretrained ResNet.
+    `kerasdrop.models.add_stochastic_depth` puts one on every residual
+    branch of a model, and `kerasdrop.transfer.insert_drop_path` on the top
+    stage of a pretrained ResNet.
+
+    `mode="row"` (the default) draws one mask entry per sample, as
+    Huang et al. (2016) per image, timm's `drop_path` and torchvision's
+    `stochastic_depth(mode="row")` do: within a batch some samples skip the
+    branch and others do not, so every batch trains a mix of depths.
+    `mode="batch"` draws one entry for the whole batch, as torchvision's
+    `mode="batch"` and keras-cv's `StochasticDepth` do: the branch is
+    dropped for every sample of the batch at once (cheaper by one draw per
+    sample, and noisier: a batch's gradient then has no signal from the
+    branch at all).
 
     Reference: Huang et al., 2016, "Deep Networks with Stochastic Depth".
 
@@ -33,6 +45,8 @@ class DropPath(ScheduledDropout):
         rate: Float between 0 and 1. Probability of dropping the branch of
             each sample.
         seed: Python integer, the random seed.
+        mode: `"row"` (one draw per sample, the default) or `"batch"` (one
+            draw for the whole batch).
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -58,15 +72,23 @@ class DropPath(ScheduledDropout):
 
     _takes_noise_shape = False
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate, seed=None, mode="row", **kwargs):
+        if mode not in ("row", "batch"):
+            raise ValueError(
+                "Invalid value received for argument `mode`. Expected "
+                f'"row" or "batch". Received: mode={mode!r}'
+            )
         super().__init__(rate, seed=seed, **kwargs)
+        self.mode = mode
 
     def call(self, inputs, training=False):
         if not training:
             return inputs
-        # One draw per sample, broadcast over every other axis. The batch
-        # size may be symbolic, so the mask shape is built here directly.
-        shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        # One draw per sample (or one for the batch), broadcast over every
+        # other axis. The batch size may be symbolic, so the mask shape is
+        # built here directly.
+        rows = ops.shape(inputs)[0] if self.mode == "row" else 1
+        shape = (rows,) + (1,) * (len(inputs.shape) - 1)
         mask = dropout_mask(
             shape,
             self.dropout_rates["rate"],
@@ -78,4 +100,5 @@ class DropPath(ScheduledDropout):
     def get_config(self):
         config = super().get_config()
         config.pop("noise_shape")
+        config["mode"] = self.mode
         return config

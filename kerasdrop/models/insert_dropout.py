@@ -202,7 +202,7 @@ def _rebuild(
 
         copy = keras.models.clone_model(
             model,
-            input_tensors=_fresh_inputs(model),
+            input_tensors=fresh_inputs(model),
             clone_function=clone_layer,
             call_function=call_function,
         )
@@ -217,7 +217,7 @@ def _rebuild(
     return copy
 
 
-def _fresh_inputs(model):
+def fresh_inputs(model):
     """New symbolic inputs with the names of the model's input layers."""
     names = {
         id(layer.output): layer.name

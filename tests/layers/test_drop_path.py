@@ -106,3 +106,38 @@ def test_noise_shape_argument_is_rejected():
     # noise_shape would silently mean something else.
     with pytest.raises(TypeError, match="DropPath.*`noise_shape`"):
         kerasdrop.layers.DropPath(0.5, noise_shape=(None, 1))
+
+
+def test_batch_mode_drops_the_whole_batch_or_none_of_it():
+    x = np.ones((16, 3, 2), dtype="float32")
+    layer = kerasdrop.layers.DropPath(0.5, seed=5, mode="batch")
+    outcomes = set()
+    for _ in range(40):
+        y = _numpy(layer(x, training=True))
+        # One draw: every entry of the batch is 0, or every one is 2.
+        assert np.unique(y).size == 1
+        outcomes.add(float(y.flat[0]))
+    # 40 draws at rate 0.5 miss an outcome with probability 2 * 0.5**40.
+    assert outcomes == {0.0, 2.0}
+
+
+def test_batch_mode_rate_matches_over_many_batches():
+    # 2,000 batches: the dropped fraction's standard deviation is 0.0089.
+    layer = kerasdrop.layers.DropPath(0.3, seed=6, mode="batch")
+    x = np.ones((2000, 4, 1), dtype="float32")
+    # Each call is one batch of 4 rows.
+    dropped = [
+        float(_numpy(layer(x[i], training=True)).max()) == 0.0
+        for i in range(2000)
+    ]
+    assert abs(np.mean(dropped) - 0.3) < 0.04
+
+
+def test_mode_is_in_the_config_and_validated():
+    layer = kerasdrop.layers.DropPath(0.2, mode="batch")
+    assert layer.get_config()["mode"] == "batch"
+    restored = kerasdrop.layers.DropPath.from_config(layer.get_config())
+    assert restored.mode == "batch"
+    assert kerasdrop.layers.DropPath(0.2).mode == "row"
+    with pytest.raises(ValueError, match='Expected "row" or "batch"'):
+        kerasdrop.layers.DropPath(0.2, mode="sample")

@@ -1,10 +1,9 @@
-"""Trains a model with scheduled dropout under a tf.distribute strategy.
+"""Trains a model with scheduled dropout under MirroredStrategy.
 
 Run as a separate process by `test_distribute.py`, because logical devices
-and `TF_CONFIG` must be set before TensorFlow starts:
+must be set before TensorFlow starts:
 
     python distributed_fit.py mirrored OUTPUT.json [epoch|batch]
-    TF_CONFIG=... python distributed_fit.py multi_worker OUTPUT.json
 
 The model feeds ones through `ScheduledDropout` and outputs the fraction of
 zeros per sample; trained with MAE against zeros, its loss is the rate the
@@ -14,13 +13,6 @@ change would show up. Results go to OUTPUT.json. With `batch`, the
 scheduler works per batch (computing the rates inside the train step) on a
 schedule that changes at the first batch of each epoch, so the per-epoch
 results are the same.
-
-Under MultiWorkerMirroredStrategy, Keras 3.15's `fit` itself fails
-(keras-team/keras#20585: it reduces the batch and the scalar logs with
-`strategy.reduce(..., axis=0)`, which that strategy rejects), so that run
-drives the same callbacks from a distributed custom training loop: each
-worker's replica steps on its shard, and the callbacks get the hooks `fit`
-would call.
 """
 
 import json
@@ -32,13 +24,12 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 
 import tensorflow as tf  # noqa: E402
 
-KIND, OUTPUT = sys.argv[1], sys.argv[2]
+OUTPUT = sys.argv[2]  # sys.argv[1] is "mirrored".
 UNIT = sys.argv[3] if len(sys.argv) > 3 else "epoch"
-if KIND == "mirrored":
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-    )
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -83,10 +74,7 @@ class ReplicaRates(keras.callbacks.Callback):
         self.per_epoch.append([float(v) for v in values])
 
 
-if KIND == "mirrored":
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-else:
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 with strategy.scope():
     dropout = kerasdrop.ScheduledDropout(0.0, seed=1, name="dropout")
@@ -113,49 +101,14 @@ x = np.ones((ROWS, UNITS), dtype="float32")
 y = np.zeros((ROWS, 1), dtype="float32")
 
 
-def custom_loop_fit(epochs, batch_size):
-    """What `fit` does, for a strategy whose `fit` is broken in Keras."""
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-    dataset = strategy.experimental_distribute_dataset(dataset)
-
-    @tf.function
-    def train_step(batch):
-        def replica_step(inputs, targets):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.abs(model(inputs, training=True)))
-            variables = model.trainable_variables
-            grads = tape.gradient(loss, variables)
-            model.optimizer.apply_gradients(zip(grads, variables))
-            return loss
-
-        losses = strategy.run(replica_step, args=batch)
-        return strategy.reduce("MEAN", losses, axis=None)
-
-    history = keras.callbacks.History()
-    callback_list = keras.callbacks.CallbackList(
-        callbacks + [history], model=model
-    )
-    callback_list.on_train_begin()
-    for epoch in range(epochs):
-        callback_list.on_epoch_begin(epoch)
-        losses = [float(train_step(batch)) for batch in dataset]
-        logs = {"loss": float(np.mean(losses))}
-        callback_list.on_epoch_end(epoch, logs)
-    callback_list.on_train_end()
-    return history
-
-
-if KIND == "mirrored":
-    history = model.fit(
-        x,
-        y,
-        batch_size=BATCH_SIZE,
-        epochs=len(RATES),
-        callbacks=callbacks,
-        verbose=0,
-    )
-else:
-    history = custom_loop_fit(len(RATES), batch_size=BATCH_SIZE)
+history = model.fit(
+    x,
+    y,
+    batch_size=BATCH_SIZE,
+    epochs=len(RATES),
+    callbacks=callbacks,
+    verbose=0,
+)
 result = {
     "num_replicas": strategy.num_replicas_in_sync,
     # The monitor watches the dropout layer's input, the probe itself.

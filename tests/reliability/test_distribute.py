@@ -1,8 +1,11 @@
-"""Scheduled dropout under tf.distribute strategies, in separate processes."""
+"""Scheduled dropout under MirroredStrategy, in a separate process.
+
+Several worker processes (MultiWorkerMirroredStrategy) are tested in
+`tests/distributed/test_tf_workers.py`.
+"""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -38,7 +41,7 @@ def _check(result, num_replicas):
     assert history["loss"] == pytest.approx(RATES, abs=0.01)
     # Each replica's own copy of the layer drops at the scheduled rate.
     for epoch, fractions in enumerate(result["replica_zero_fractions"]):
-        assert len(fractions) == num_replicas // result.get("workers", 1)
+        assert len(fractions) == num_replicas
         assert fractions == pytest.approx([RATES[epoch]] * len(fractions),
                                           abs=0.02)  # fmt: skip
     assert result["final_rate"] == pytest.approx(RATES[-1])
@@ -62,45 +65,3 @@ def test_mirrored_strategy_two_devices_use_scheduled_rates(tmp_path, unit):
         timeout=300,
     )
     _check(json.loads(output.read_text()), num_replicas=2)
-
-
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def test_multi_worker_mirrored_strategy_two_workers(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
-    for index in range(2):
-        tf_config = {
-            "cluster": {"worker": workers},
-            "task": {"type": "worker", "index": index},
-        }
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    SCRIPT,
-                    "multi_worker",
-                    str(tmp_path / f"worker{index}.json"),
-                ],
-                env=_env(TF_CONFIG=json.dumps(tf_config)),
-            )  # fmt: skip
-        )
-    try:
-        codes = [p.wait(timeout=300) for p in processes]
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-    assert codes == [0, 0]
-    for index in range(2):
-        result = json.loads((tmp_path / f"worker{index}.json").read_text())
-        result["workers"] = 2
-        _check(result, num_replicas=2)
