@@ -168,22 +168,7 @@ def adaptive_calibration_bins(probabilities, labels, num_bins=15):
     confidence = probabilities.max(axis=-1)
     correct = probabilities.argmax(axis=-1) == labels
     edges = np.quantile(confidence, np.linspace(0.0, 1.0, num_bins + 1))
-    # Right-closed bins: the first edge at or above the confidence.
-    index = np.searchsorted(edges[1:-1], confidence, side="left")
-    count = np.bincount(index, minlength=num_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_confidence = (
-            np.bincount(index, weights=confidence, minlength=num_bins) / count
-        )
-        accuracy = (
-            np.bincount(index, weights=correct, minlength=num_bins) / count
-        )
-    return {
-        "edges": edges,
-        "confidence": mean_confidence,
-        "accuracy": accuracy,
-        "count": count,
-    }
+    return uncertainty.bin_statistics(confidence, correct, edges)
 
 
 def adaptive_calibration_error(probabilities, labels, num_bins=15):

@@ -287,11 +287,28 @@ def calibration_bins(probabilities, labels, num_bins=15):
     labels = _labels(labels, probabilities)
     confidence = probabilities.max(axis=-1).ravel()
     correct = (probabilities.argmax(axis=-1) == labels).ravel()
-    edges = np.linspace(0.0, 1.0, num_bins + 1)
-    # Right-closed bins: a row goes into the first bin whose right edge is
-    # at or above its confidence (compared with the edges themselves, so a
-    # confidence of exactly 0.3 is not moved up by the rounding of
-    # 0.3 * 10); a confidence of 0 would go in the first.
+    return bin_statistics(
+        confidence, correct, np.linspace(0.0, 1.0, num_bins + 1)
+    )
+
+
+def bin_statistics(confidence, correct, edges):
+    """Mean confidence, accuracy and count of the rows in each bin.
+
+    Right-closed bins: a row goes into the first bin whose right edge is at
+    or above its confidence (compared with the edges themselves, so a
+    confidence of exactly 0.3 is not moved up by the rounding of
+    `0.3 * 10`); a confidence at or below the first edge goes in the first.
+
+    Args:
+        confidence: The confidence of each row, `(rows,)`.
+        correct: Whether each row's prediction is right, `(rows,)`.
+        edges: The `num_bins + 1` increasing bin edges.
+
+    Returns:
+        The dict of `calibration_bins`, NaN for an empty bin.
+    """
+    num_bins = len(edges) - 1
     index = np.searchsorted(edges[1:-1], confidence, side="left")
     count = np.bincount(index, minlength=num_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
