@@ -2,6 +2,7 @@
 uncertainty of Monte-Carlo dropout predictions."""
 
 from kerasdrop.analysis import ablation
+from kerasdrop.analysis import batch_norm
 from kerasdrop.analysis import coadaptation
 from kerasdrop.analysis import ensemble
 from kerasdrop.analysis import probe_data
@@ -9,6 +10,7 @@ from kerasdrop.analysis import probes
 from kerasdrop.analysis import uncertainty
 from kerasdrop.analysis.ablation import ablation_curve
 from kerasdrop.analysis.ablation import ablation_interaction
+from kerasdrop.analysis.batch_norm import variance_shift
 from kerasdrop.analysis.coadaptation import correlation_matrix
 from kerasdrop.analysis.coadaptation import decov
 from kerasdrop.analysis.coadaptation import effective_rank
