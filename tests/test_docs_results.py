@@ -24,7 +24,9 @@ def test_results_files_are_committed_for_the_guides():
 
 def test_every_results_file_has_a_table_maker():
     present = set(os.listdir(example_tables.RESULTS))
-    assert present <= set(example_tables.TABLES), present - set(example_tables.TABLES)
+    assert present <= set(example_tables.TABLES), present - set(
+        example_tables.TABLES
+    )
 
 
 @pytest.mark.parametrize(
