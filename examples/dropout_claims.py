@@ -16,11 +16,16 @@ interval of the paired mean difference over seeds excludes zero.
 - `layer-rates`: an MLP 40 -> 256 -> 256 -> 256 -> 10 with dropout after
   each hidden layer, rates rising, uniform and falling with depth at the
   same mean 0.3 (`kerasdrop.layers.rate_profile`), against uniform.
+- `convergence`: an MLP 40 -> 256 -> 256 -> 10 with dropout 0.5 after each
+  hidden layer against no dropout: the epochs to the best validation loss
+  and to `--target-accuracy` validation accuracy.
 
 Run (a few minutes per claim on two CPU cores):
 
     python examples/dropout_claims.py --claim batch-norm --docs-images
     python examples/dropout_claims.py --claim layer-rates --docs-images
+    python examples/dropout_claims.py --claim convergence --rate 0.5 \
+        --docs-images
 """
 
 import time
@@ -33,7 +38,7 @@ import sys
 import example_args
 
 NAME = "dropout_claims"
-CLAIMS = ("batch-norm", "layer-rates")
+CLAIMS = ("batch-norm", "layer-rates", "convergence")
 QUICK = {"seeds": 2, "epochs": 2, "train_samples": 200}
 
 
@@ -51,6 +56,12 @@ def parse_args(argv=None):
         help="training rows (a different subset per seed)",
     )
     parser.add_argument("--rate", type=float, default=0.3, help="(mean) rate")
+    parser.add_argument(
+        "--target-accuracy",
+        type=float,
+        default=0.4,
+        help="convergence: the validation accuracy to reach",
+    )
     example_args.add_output_arguments(parser, NAME, quick=True)
     explicit = "--output-dir" in (argv or [])
     args = example_args.parse(parser, argv, NAME, QUICK)
@@ -193,6 +204,47 @@ def layer_rates_claim(args):
     return variants, "uniform", deep_model([args.rate] * 3), None
 
 
+def convergence_claim(args):
+    variants = [Variant("fixed", rate=args.rate)]
+    return variants, "none", deep_model([args.rate] * 2), None
+
+
+def epochs_to(history, target):
+    """1-based epochs to the best `val_loss` and to `target` accuracy.
+
+    An accuracy never reached counts as one epoch past the end (a lower
+    bound: the run was cut there)."""
+    losses = np.asarray(history["val_loss"])
+    reached = np.flatnonzero(np.asarray(history["val_accuracy"]) >= target)
+    to_target = int(reached[0]) + 1 if len(reached) else len(losses) + 1
+    return int(np.argmin(losses)) + 1, to_target
+
+
+def convergence(result, target):
+    """Paired differences (variant - reference) of the epochs `epochs_to`
+    counts; fewer epochs is better."""
+    counts = {}
+    for variant in result.variants:
+        runs = {r["seed"]: r for r in result.runs if r["variant"] == variant}
+        counts[variant] = [
+            epochs_to(runs[seed]["history"], target) for seed in result.seeds
+        ]
+    summary = {"target_accuracy": target, "epochs": {}, "differences": {}}
+    for index, measure in enumerate(("to_best_val_loss", "to_target")):
+        values = {v: [c[index] for c in counts[v]] for v in counts}
+        summary["epochs"][measure] = {
+            v: example_utils.mean_std(x) for v, x in values.items()
+        }
+        summary["differences"][measure] = {
+            v: kerasdrop.experiments.paired_difference(
+                values[v], values[result.reference], higher_is_better=False
+            )
+            for v in values
+            if v != result.reference
+        }
+    return summary
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
@@ -202,8 +254,10 @@ def main(argv=None):
     x_train, y_train = x_train[rows], y_train[rows]
     if args.claim == "batch-norm":
         variants, reference, build, shifts = batch_norm_claim(args, x_test)
-    else:
+    elif args.claim == "layer-rates":
         variants, reference, build, shifts = layer_rates_claim(args)
+    else:
+        variants, reference, build, shifts = convergence_claim(args)
     result = kerasdrop.experiments.compare(
         build,
         variants,
@@ -213,7 +267,7 @@ def main(argv=None):
         seeds=range(args.seeds),
         epochs=args.epochs,
         batch_size=50,
-        metrics={"val_accuracy": "max"},
+        metrics={"val_accuracy": "max", "val_loss": "min"},
         reference=reference,
         verbose=2,
     )
@@ -238,6 +292,24 @@ def main(argv=None):
         for name, layers in results["variance_shift"].items():
             cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in layers.values())
             lines.append(f"| {name} | {cells} |")
+        table += "\n" + "\n".join(lines)
+    if args.claim == "convergence":
+        results["convergence"] = convergence(result, args.target_accuracy)
+        lines = [
+            "",
+            "| measure | variant | epochs | vs none [95% CI] "
+            "(wins/seeds) | verdict |",
+            "|---|---|---:|---:|---|",
+        ]
+        for measure, by_variant in results["convergence"]["epochs"].items():
+            for variant, (mean, std) in by_variant.items():
+                d = results["convergence"]["differences"][measure].get(variant)
+                paired = example_utils.format_paired(d, digits=1) if d else ""
+                verdict = d["verdict"] if d else ""
+                lines.append(
+                    f"| {measure} | {variant} | {mean:.1f} ± {std:.1f} | "
+                    f"{paired} | {verdict} |"
+                )
         table += "\n" + "\n".join(lines)
     import matplotlib
 

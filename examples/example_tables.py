@@ -87,6 +87,24 @@ def experiment_table(results):
             f"| {variant} | {mean:.3f} ± {spread:.3f} | {_paired(d)} | "
             f"{d['verdict']} |"
         )
+    if "convergence" in results:
+        lines += [
+            "",
+            "| measure | variant | epochs | vs none [95% CI] (wins/seeds) "
+            "| verdict |",
+            "|---|---|---:|---:|---|",
+        ]
+        convergence = results["convergence"]
+        for measure, by_variant in convergence["epochs"].items():
+            for variant, mean_std in by_variant.items():
+                d = convergence["differences"][measure].get(variant)
+                compared = (
+                    f"{_paired(d, digits=1)} | {d['verdict']} |" if d else "| |"
+                )
+                lines.append(
+                    f"| {measure} | {variant} | {_cell(mean_std, 1)} | "
+                    f"{compared}"
+                )
     if "variance_shift" in results:
         lines += ["", "| variant | bn_1 | bn_2 |", "|---|---:|---:|"]
         for variant, layers in results["variance_shift"].items():
@@ -107,6 +125,10 @@ TABLES = {
         experiment_table,
     ),
     "dropout_claims_layer_rates.json": (
+        "docs/what-dropout-does.md",
+        experiment_table,
+    ),
+    "dropout_claims_convergence.json": (
         "docs/what-dropout-does.md",
         experiment_table,
     ),
