@@ -19,13 +19,18 @@ interval of the paired mean difference over seeds excludes zero.
 - `convergence`: an MLP 40 -> 256 -> 256 -> 10 with dropout 0.5 after each
   hidden layer against no dropout: the epochs to the best validation loss
   and to `--target-accuracy` validation accuracy.
+- `width`: Srivastava et al.'s n/p rule. An MLP 40 -> n -> n -> 10
+  (`--width` n) without dropout, against dropout `--rate` at width n and
+  at width 2n (its initial weights cannot be the reference's, so that pair
+  shares the seed, data and batches only).
 
 Run (a few minutes per claim on two CPU cores):
 
     python examples/dropout_claims.py --claim batch-norm --docs-images
     python examples/dropout_claims.py --claim layer-rates --docs-images
     python examples/dropout_claims.py --claim convergence --rate 0.5 \
-        --docs-images
+        --epochs 60 --docs-images
+    python examples/dropout_claims.py --claim width --rate 0.5 --docs-images
 """
 
 import time
@@ -38,7 +43,7 @@ import sys
 import example_args
 
 NAME = "dropout_claims"
-CLAIMS = ("batch-norm", "layer-rates", "convergence")
+CLAIMS = ("batch-norm", "layer-rates", "convergence", "width")
 QUICK = {"seeds": 2, "epochs": 2, "train_samples": 200}
 
 
@@ -56,6 +61,9 @@ def parse_args(argv=None):
         help="training rows (a different subset per seed)",
     )
     parser.add_argument("--rate", type=float, default=0.3, help="(mean) rate")
+    parser.add_argument(
+        "--width", type=int, default=64, help="width: the narrow width n"
+    )
     parser.add_argument(
         "--target-accuracy",
         type=float,
@@ -209,6 +217,15 @@ def convergence_claim(args):
     return variants, "none", deep_model([args.rate] * 2), None
 
 
+def width_claim(args):
+    wide = deep_model([args.rate] * 2, width=2 * args.width)
+    variants = [
+        Variant(f"dropout-{args.width}", rate=args.rate),
+        Variant(f"dropout-{2 * args.width}", rate=args.rate, build_model=wide),
+    ]
+    return variants, "none", deep_model([args.rate] * 2, args.width), None
+
+
 def epochs_to(history, target):
     """1-based epochs to the best `val_loss` and to `target` accuracy.
 
@@ -256,8 +273,10 @@ def main(argv=None):
         variants, reference, build, shifts = batch_norm_claim(args, x_test)
     elif args.claim == "layer-rates":
         variants, reference, build, shifts = layer_rates_claim(args)
-    else:
+    elif args.claim == "convergence":
         variants, reference, build, shifts = convergence_claim(args)
+    else:
+        variants, reference, build, shifts = width_claim(args)
     result = kerasdrop.experiments.compare(
         build,
         variants,

@@ -132,6 +132,10 @@ TABLES = {
         "docs/what-dropout-does.md",
         experiment_table,
     ),
+    "dropout_claims_width.json": (
+        "docs/what-dropout-does.md",
+        experiment_table,
+    ),
 }
 
 
