@@ -383,7 +383,8 @@ def format_tables(results):
     lines = [
         f"Test error over {len(comparison['seeds'])} seeds",
         "",
-        "| with dropout | without dropout | with - without (wins/seeds) "
+        "| with dropout | without dropout "
+        "| with - without [95% CI] (wins/seeds) "
         "| verdict |",
         "|---:|---:|---:|---|",
         f"| {errors['with dropout'][0]:.4f} ± {errors['with dropout'][1]:.4f} "

@@ -18,6 +18,11 @@ import os
 
 EXAMPLES_DIR = os.path.dirname(os.path.abspath(__file__))
 DOCS_IMAGES_DIR = os.path.join(os.path.dirname(EXAMPLES_DIR), "docs", "images")
+# Where `--docs-images` also copies `results.json`, as `<output folder>.json`:
+# the numbers of the documentation's tables, checked by tests/test_docs.py.
+DOCS_RESULTS_DIR = os.path.join(
+    os.path.dirname(EXAMPLES_DIR), "docs", "results"
+)
 QUICK_NOTE = (
     "--quick: tiny settings that run every code path; its numbers and "
     "verdicts are a smoke test of the code, not a result."
@@ -69,7 +74,8 @@ def add_output_arguments(parser, name, docs_images=True, quick=True):
         parser.add_argument(
             "--docs-images",
             action="store_true",
-            help=f"also copy the figures into {DOCS_IMAGES_DIR}",
+            help=f"also copy the figures into {DOCS_IMAGES_DIR} and "
+            f"results.json into {DOCS_RESULTS_DIR}",
         )
     if quick:
         parser.add_argument(

@@ -4,13 +4,15 @@ Not an example itself. The scripts in this folder import it (Python puts
 the folder of a script it runs on `sys.path`) after they have parsed their
 arguments with `example_args`, which imports nothing heavy.
 
-- `paired_difference` compares a variant with a baseline seed by seed: each
-  seed gives both the same data, initial weights and batch order, so the
-  per-seed differences carry far less noise than the two spreads over
-  seeds would suggest.
+- `paired_difference`, `verdict` and `batch_order` are
+  `kerasdrop.experiments`'s: a variant compared with a baseline seed by
+  seed (each seed gives both the same data, initial weights and batch
+  order), with a Student t interval of the mean difference, and a verdict
+  only where that interval excludes zero.
 - `save_results` writes `results.json` (with the configuration and the wall
   time), `results.md` and, with `--docs-images`, copies the figures into
-  `docs/images/`.
+  `docs/images/` and `results.json` into `docs/results/<folder>.json`,
+  which the documentation's tables are checked against.
 - `make_schedule` gives the dropout regimes the examples compare.
 - `monte_carlo_errors`: test error of Monte-Carlo averaging over 1, 2, ...
   sampled subnetworks, against weight scaling.
@@ -27,74 +29,20 @@ import time
 import keras
 import numpy as np
 from example_args import DOCS_IMAGES_DIR
+from example_args import DOCS_RESULTS_DIR
 from example_args import QUICK_NOTE
 
 import kerasdrop
+from kerasdrop import experiments
 from kerasdrop import schedules
 
-
-def mean_std(values):
-    """Mean and sample standard deviation (0 for a single value)."""
-    values = np.asarray(values, dtype="float64")
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return float(np.mean(values)), std
-
-
-def paired_difference(values, baseline, higher_is_better=True):
-    """Seed-by-seed differences `values - baseline`, summarized.
-
-    Args:
-        values: The variant's measurement for each seed.
-        baseline: The baseline's measurement for the same seeds, in the
-            same order.
-        higher_is_better: Whether a positive difference is a win.
-
-    Returns:
-        A dict with `"mean"` and `"std"` of the differences (sample
-        standard deviation over seeds), `"wins"`, `"losses"` and `"ties"`
-        (seeds where the variant is better, worse, equal), `"seeds"`, the
-        list of `"differences"` and `higher_is_better`.
-    """
-    differences = np.asarray(values, "float64") - np.asarray(baseline)
-    better = differences if higher_is_better else -differences
-    mean, std = mean_std(differences)
-    return {
-        "mean": mean,
-        "std": std,
-        "wins": int(np.sum(better > 0)),
-        "losses": int(np.sum(better < 0)),
-        "ties": int(np.sum(better == 0)),
-        "seeds": len(differences),
-        "differences": differences.tolist(),
-        "higher_is_better": higher_is_better,
-    }
-
-
-def format_paired(difference, scale=1.0, digits=3):
-    """`"+0.051 ± 0.012 (5/5)"`: mean ± std, and wins out of seeds."""
-    return (
-        f"{scale * difference['mean']:+.{digits}f} ± "
-        f"{scale * difference['std']:.{digits}f} "
-        f"({difference['wins']}/{difference['seeds']})"
-    )
-
-
-def verdict(difference):
-    """Whether a paired difference shows the variant better, without spin.
-
-    `"reproduced"`: better on average and in at least 80% of the seeds;
-    `"contradicted"`: worse on average and in at least 80% of the seeds;
-    otherwise `"not reproduced here"` (no larger than the seed noise).
-    """
-    gain = difference["mean"]
-    if not difference["higher_is_better"]:
-        gain = -gain
-    needed = 0.8 * difference["seeds"]
-    if gain > 0 and difference["wins"] >= needed:
-        return "reproduced"
-    if gain < 0 and difference["losses"] >= needed:
-        return "contradicted"
-    return "not reproduced here"
+# The statistics and the verdict are the library's: mean ± standard
+# deviation over seeds, the paired difference with its Student t interval,
+# and "reproduced" / "contradicted" only when that interval excludes zero.
+mean_std = experiments.mean_std
+paired_difference = experiments.paired_difference
+format_paired = experiments.format_paired
+verdict = experiments.verdict
 
 
 def verdict_line(differences, baseline):
@@ -104,12 +52,11 @@ def verdict_line(differences, baseline):
     `baseline`. A variant is better or worse only when `verdict` says so;
     equal means and differences within the seed noise are ties.
     """
-    groups = {"reproduced": [], "contradicted": [], "not reproduced here": []}
+    groups = {name: [] for name in experiments.VERDICTS}
     for variant, difference in differences.items():
         groups[verdict(difference)].append(variant)
     better, worse, tied = (
-        ", ".join(groups[key]) or "none"
-        for key in ("reproduced", "contradicted", "not reproduced here")
+        ", ".join(groups[key]) or "none" for key in experiments.VERDICTS
     )
     return (
         f"Against {baseline}, paired by seed: better {better}; worse "
@@ -187,10 +134,20 @@ def save_results(args, results, table, figures, started, private=()):
         os.makedirs(DOCS_IMAGES_DIR, exist_ok=True)
         for path in figures:
             shutil.copy(path, DOCS_IMAGES_DIR)
+        # The tables of the docs are checked against this copy.
+        os.makedirs(DOCS_RESULTS_DIR, exist_ok=True)
+        name = os.path.basename(os.path.normpath(args.output_dir))
+        shutil.copy(
+            os.path.join(args.output_dir, "results.json"),
+            os.path.join(DOCS_RESULTS_DIR, f"{name}.json"),
+        )
     written = "Results and figures" if figures else "Results"
     print(f"{written} written to {args.output_dir}")
     if docs_images:
-        print(f"Figures copied into {DOCS_IMAGES_DIR}")
+        print(
+            f"Figures copied into {DOCS_IMAGES_DIR}, results.json into "
+            f"{DOCS_RESULTS_DIR}"
+        )
     if getattr(args, "quick", False):
         print(QUICK_NOTE)
     print(f"Total wall time: {elapsed:.1f} s")
@@ -386,13 +343,7 @@ def copy_first_branch(model, variants):
             target.set_weights(source.get_weights())
 
 
-def batch_order(num_rows, batch_size, epochs, seed):
-    """Row indices for every epoch: a fresh random order, whole batches."""
-    rng = np.random.default_rng(seed)
-    per_epoch = (num_rows // batch_size) * batch_size
-    return np.concatenate(
-        [rng.permutation(num_rows)[:per_epoch] for _ in range(epochs)]
-    )
+batch_order = experiments.batch_order
 
 
 def ordered_dataset(x, y, batch_size, epochs, seed):

@@ -306,9 +306,10 @@ def train(trainer, section, seed, train, test, callbacks=()):
 # ---------------------------------------------------------------------------
 # Summaries: per variant, the mean ± std over seeds of the last epoch's
 # values, and the paired difference to no dropout, judged by
-# `example_utils.verdict` (reproduced: better on average and in at least 80%
-# of the seeds; contradicted: worse on average and in at least 80%; else not
-# reproduced here).
+# `kerasdrop.experiments.verdict` (reproduced: the 95% Student t interval
+# of the mean difference over seeds lies on the better side of zero;
+# contradicted: on the worse side; else not distinguishable from noise
+# here).
 # ---------------------------------------------------------------------------
 
 
@@ -543,7 +544,8 @@ def format_tables(args, results):
         "Paper baseline: the paper's MLP on the standard split "
         f"({results['data']['train']}/{results['data']['test']})",
         "",
-        "| model | test accuracy | vs no dropout (wins/seeds) | paper |",
+        "| model | test accuracy | vs no dropout [95% CI] (wins/seeds) "
+        "| paper |",
         "|---|---:|---:|---:|",
     ]
     for variant, row in anchor.items():
@@ -559,8 +561,9 @@ def format_tables(args, results):
         "Overfitting regime: wide MLP, "
         f"{args.train_samples} training sequences",
         "",
-        "| variant | test accuracy | vs no dropout (wins/seeds) | verdict "
-        "| vs fixed (wins/seeds) | train accuracy | train loss |",
+        "| variant | test accuracy | vs no dropout [95% CI] (wins/seeds) "
+        "| verdict "
+        "| vs fixed [95% CI] (wins/seeds) | train accuracy | train loss |",
         "|---|---:|---:|---|---:|---:|---:|",
     ]
     for variant, row in results["overfitting"]["summary"].items():

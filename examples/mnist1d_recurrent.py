@@ -206,7 +206,8 @@ def format_table(args, summary):
         f"sequences, {args.units} units, {args.epochs} epochs, "
         f"{args.seeds} seeds",
         "",
-        "| layer | method | test accuracy | vs none (wins/seeds) | verdict "
+        "| layer | method | test accuracy | vs none [95% CI] (wins/seeds) "
+        "| verdict "
         "| train accuracy |",
         "|---|---|---:|---:|---|---:|",
     ]

@@ -427,7 +427,8 @@ def summarize(runs, variants):
 
 def format_table(summary):
     header = (
-        "| variant | val acc (final) | vs no dropout (wins/seeds) | verdict "
+        "| variant | val acc (final) | vs no dropout [95% CI] (wins/seeds) "
+        "| verdict "
         "| val acc (best) | train acc | correlation | effective rank "
         "| s / run |"
     )

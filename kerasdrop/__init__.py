@@ -3,6 +3,7 @@ training in Keras 3."""
 
 from kerasdrop import analysis
 from kerasdrop import callbacks
+from kerasdrop import experiments
 from kerasdrop import layers
 from kerasdrop import metrics
 from kerasdrop import models

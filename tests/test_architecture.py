@@ -2,7 +2,8 @@
 
 The order is the one `docs/architecture.md` draws: `_compat` at the bottom,
 then the layers and the metrics, the recurrent layers and the schedules,
-the model walk, the analysis, the callbacks, and transfer learning on top.
+the model walk, the analysis, the callbacks, transfer learning, and the
+paired experiments on top.
 """
 
 import ast
@@ -27,6 +28,7 @@ RANKS = {
     "analysis": 4,
     "callbacks": 5,
     "transfer": 6,
+    "experiments": 7,
 }
 
 

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+import kerasdrop
 from tests.example_scripts import load_example
 
 pytest.importorskip("mnist1d")
@@ -24,7 +25,7 @@ FIGURES = (
     "mnist1d_coadaptation.png",
     "mnist1d_mc_vs_weight_scaling.png",
 )
-VERDICTS = {"reproduced", "not reproduced here", "contradicted"}
+VERDICTS = set(kerasdrop.experiments.VERDICTS)
 end_to_end = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow"
     and not os.environ.get("KERASDROP_EXAMPLES_ALL_BACKENDS"),

@@ -3,6 +3,7 @@ uncertainty of Monte-Carlo dropout predictions: calibration, selective
 prediction and out-of-distribution detection."""
 
 from kerasdrop.analysis import ablation
+from kerasdrop.analysis import batch_norm
 from kerasdrop.analysis import calibration
 from kerasdrop.analysis import coadaptation
 from kerasdrop.analysis import ensemble
@@ -13,6 +14,7 @@ from kerasdrop.analysis import selective
 from kerasdrop.analysis import uncertainty
 from kerasdrop.analysis.ablation import ablation_curve
 from kerasdrop.analysis.ablation import ablation_interaction
+from kerasdrop.analysis.batch_norm import variance_shift
 from kerasdrop.analysis.calibration import adaptive_calibration_bins
 from kerasdrop.analysis.calibration import adaptive_calibration_error
 from kerasdrop.analysis.calibration import apply_temperature

@@ -4,6 +4,7 @@ temperature scaling."""
 from kerasdrop.layers.concrete_dropout import ConcreteDropout
 from kerasdrop.layers.concrete_dropout import concrete_dropout_regularizers
 from kerasdrop.layers.depth import depth_rates
+from kerasdrop.layers.depth import rate_profile
 from kerasdrop.layers.drop_block import DropBlock2D
 from kerasdrop.layers.drop_path import DropPath
 from kerasdrop.layers.embedding_dropout import EmbeddingDropout

@@ -1,4 +1,5 @@
-"""Dropout rates that rise with depth, for a stack of layers."""
+"""Dropout rates per layer of a stack: rising with depth, or a profile
+of a given mean."""
 
 import numbers
 
@@ -52,3 +53,64 @@ def depth_rates(max_rate, num_layers, min_rate=0.0):
     rates = np.linspace(min_rate, max_rate, int(num_layers))
     # Rounded so that 0.1 reads as 0.1, not 0.10000000000000002.
     return [round(float(rate), 12) for rate in rates]
+
+
+PROFILES = ("rising", "uniform", "falling")
+
+
+def rate_profile(mean_rate, num_layers, profile="rising", spread=None):
+    """Per-layer rates of a given mean: rising, uniform or falling with depth.
+
+    To compare where dropout goes at the same amount of dropout: the rates
+    are evenly spaced from `mean_rate - spread` to `mean_rate + spread`
+    (first to last layer) for `"rising"`, the other way round for
+    `"falling"`, and all `mean_rate` for `"uniform"`; their mean is
+    `mean_rate` in every case.
+
+    Args:
+        mean_rate: Float between 0 and 1, the mean of the rates.
+        num_layers: Positive integer, the number of layers.
+        profile: `"rising"`, `"uniform"` or `"falling"`.
+        spread: Half the difference between the last and the first rate.
+            `None` (the default) takes the widest profile that stays
+            between 0 and 1: `min(mean_rate, 1 - mean_rate)`.
+
+    Returns:
+        A list of `num_layers` Python floats.
+
+    Examples:
+        >>> kerasdrop.layers.rate_profile(0.3, 3)
+        [0.0, 0.3, 0.6]
+        >>> kerasdrop.layers.rate_profile(0.3, 3, "falling", spread=0.1)
+        [0.4, 0.3, 0.2]
+        >>> kerasdrop.layers.rate_profile(0.3, 3, "uniform")
+        [0.3, 0.3, 0.3]
+    """
+    mean_rate = validate_rate(mean_rate, "mean_rate")
+    if profile not in PROFILES:
+        raise ValueError(
+            "Invalid value received for argument `profile`. Expected one of "
+            f"{PROFILES}. Received: profile={profile!r}"
+        )
+    if spread is None:
+        spread = min(mean_rate, 1.0 - mean_rate)
+    spread = float(spread)
+    if not 0.0 <= spread <= min(mean_rate, 1.0 - mean_rate) + 1e-12:
+        raise ValueError(
+            "Invalid value received for argument `spread`. Expected a "
+            "float between 0 and min(mean_rate, 1 - mean_rate) = "
+            f"{min(mean_rate, 1.0 - mean_rate):g}, so that every rate is "
+            f"between 0 and 1. Received: spread={spread!r}"
+        )
+    if profile == "uniform" or spread == 0.0:
+        low = high = mean_rate
+    else:
+        low, high = mean_rate - spread, mean_rate + spread
+    rates = depth_rates(
+        min(max(high, 0.0), 1.0), num_layers, min_rate=min(max(low, 0.0), 1.0)
+    )
+    if num_layers == 1:
+        rates = [mean_rate]
+    if profile == "falling":
+        rates = rates[::-1]
+    return rates

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 import kerasdrop
@@ -34,3 +35,26 @@ def test_rates_build_one_layer_per_depth():
 def test_invalid_arguments_raise(args, error, fragment):
     with pytest.raises(error, match=fragment):
         kerasdrop.layers.depth_rates(*args)
+
+
+@pytest.mark.parametrize("profile", ["rising", "uniform", "falling"])
+def test_rate_profile_keeps_the_mean(profile):
+    rates = kerasdrop.layers.rate_profile(0.25, 5, profile)
+    assert len(rates) == 5
+    assert np.mean(rates) == pytest.approx(0.25, abs=1e-12)
+    assert all(0.0 <= rate <= 1.0 for rate in rates)
+
+
+def test_rate_profile_rises_falls_and_is_flat():
+    rising = kerasdrop.layers.rate_profile(0.3, 4, "rising", spread=0.15)
+    assert rising == pytest.approx([0.15, 0.25, 0.35, 0.45])
+    falling = kerasdrop.layers.rate_profile(0.3, 4, "falling", spread=0.15)
+    assert falling == rising[::-1]
+    assert kerasdrop.layers.rate_profile(0.3, 2, "uniform") == [0.3, 0.3]
+
+
+def test_rate_profile_rejects_a_spread_that_leaves_0_1():
+    with pytest.raises(ValueError, match="spread"):
+        kerasdrop.layers.rate_profile(0.2, 3, spread=0.3)
+    with pytest.raises(ValueError, match="profile"):
+        kerasdrop.layers.rate_profile(0.2, 3, "sideways")

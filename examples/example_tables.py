@@ -1,0 +1,178 @@
+"""The documentation's tables, made from the results the examples wrote.
+
+`--docs-images` copies an example's `results.json` into `docs/results/`
+as `<output folder>.json`. Each function here turns one such file into the
+Markdown rows a page shows; `tests/test_docs_results.py` checks that every
+row is on its page, so the docs and the runs cannot drift apart. After a
+new run, print the rows and paste them into the page:
+
+    python examples/example_tables.py
+
+`--compare NAME OTHER` prints, per logged value, the largest difference
+between two results files of the same command (two kernel paths, say).
+"""
+
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "docs", "results")
+
+
+def _cell(mean_std, digits=3, scale=1.0):
+    return (
+        f"{scale * mean_std[0]:.{digits}f} ± {scale * mean_std[1]:.{digits}f}"
+    )
+
+
+def _paired(d, digits=3):
+    return (
+        f"{d['mean']:+.{digits}f} ± {d['std']:.{digits}f} "
+        f"[{d['ci_low']:+.{digits}f}, {d['ci_high']:+.{digits}f}] "
+        f"({d['wins']}/{d['seeds']})"
+    )
+
+
+def transfer_tables(results):
+    """The two tables of the transfer guide's results."""
+    summary = results["summary"]
+    lines = [
+        "| variant | val acc (final) | vs no dropout [95% CI] (wins/seeds) "
+        "| verdict |",
+        "|---|---|---|---|",
+    ]
+    for variant, row in summary.items():
+        if variant == "no-dropout":
+            lines.append(f"| {variant} | {_cell(row['val_accuracy'])} | | |")
+            continue
+        lines.append(
+            f"| {variant} | {_cell(row['val_accuracy'])} | "
+            f"{_paired(row['difference_to_no_dropout'])} | {row['verdict']} |"
+        )
+    lines += [
+        "",
+        "| variant | val acc (best) | train acc | correlation "
+        "| effective rank |",
+        "|---|---|---|---|---|",
+    ]
+    for variant, row in summary.items():
+        lines.append(
+            f"| {variant} | {_cell(row['best_val_accuracy'])} | "
+            f"{_cell(row['train_accuracy'])} | {_cell(row['correlation'])} | "
+            f"{_cell(row['effective_rank'], 1)} |"
+        )
+    return lines
+
+
+def experiment_table(results):
+    """The `kerasdrop.experiments` table of a `dropout_claims` run."""
+    experiment = results["experiment"]
+    lines = [
+        "| variant | val accuracy | vs "
+        f"{experiment['reference']} [95% CI] (wins/seeds) | verdict |",
+        "|---|---:|---:|---|",
+    ]
+    for variant in experiment["variants"]:
+        values = experiment["values"][variant]["val_accuracy"]
+        mean = sum(values) / len(values)
+        spread = (
+            sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+        ) ** 0.5
+        if variant == experiment["reference"]:
+            lines.append(f"| {variant} | {mean:.3f} ± {spread:.3f} | | |")
+            continue
+        d = experiment["differences"][variant]["val_accuracy"]
+        lines.append(
+            f"| {variant} | {mean:.3f} ± {spread:.3f} | {_paired(d)} | "
+            f"{d['verdict']} |"
+        )
+    if "convergence" in results:
+        lines += [
+            "",
+            "| measure | variant | epochs | vs none [95% CI] (wins/seeds) "
+            "| verdict |",
+            "|---|---|---:|---:|---|",
+        ]
+        convergence = results["convergence"]
+        for measure, by_variant in convergence["epochs"].items():
+            for variant, mean_std in by_variant.items():
+                d = convergence["differences"][measure].get(variant)
+                compared = (
+                    f"{_paired(d, digits=1)} | {d['verdict']} |" if d else "| |"
+                )
+                lines.append(
+                    f"| {measure} | {variant} | {_cell(mean_std, 1)} | "
+                    f"{compared}"
+                )
+    if "variance_shift" in results:
+        lines += ["", "| variant | bn_1 | bn_2 |", "|---|---:|---:|"]
+        for variant, layers in results["variance_shift"].items():
+            cells = " | ".join(_cell(v) for v in layers.values())
+            lines.append(f"| {variant} | {cells} |")
+    return lines
+
+
+# results file -> (page, function that makes its rows)
+TABLES = {
+    "transfer_resnet_head.json": ("docs/guides/transfer.md", transfer_tables),
+    "transfer_resnet_head_onednn_off.json": (
+        "docs/guides/transfer.md",
+        transfer_tables,
+    ),
+    "dropout_claims_batch_norm.json": (
+        "docs/what-dropout-does.md",
+        experiment_table,
+    ),
+    "dropout_claims_layer_rates.json": (
+        "docs/what-dropout-does.md",
+        experiment_table,
+    ),
+    "dropout_claims_convergence.json": (
+        "docs/what-dropout-does.md",
+        experiment_table,
+    ),
+    "dropout_claims_width.json": (
+        "docs/what-dropout-does.md",
+        experiment_table,
+    ),
+}
+
+
+def tables():
+    """`(results file, page, rows)` for every results file present."""
+    for name, (page, make) in TABLES.items():
+        path = os.path.join(RESULTS, name)
+        if os.path.exists(path):
+            with open(path) as file:
+                yield name, page, make(json.load(file))
+
+
+def largest_differences(first, second):
+    """Per history key, the largest difference between two runs' results.
+
+    `first` and `second` are results of the same command (say with and
+    without oneDNN): the largest absolute difference of each per-epoch
+    value over all runs.
+    """
+    largest = {}
+    for a, b in zip(first["runs"], second["runs"]):
+        for key, values in a["history"].items():
+            gaps = [abs(x - y) for x, y in zip(values, b["history"][key])]
+            largest[key] = max(largest.get(key, 0.0), max(gaps))
+    return largest
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
+        # python examples/example_tables.py --compare NAME OTHER_NAME
+        loaded = []
+        for name in sys.argv[2:]:
+            with open(os.path.join(RESULTS, f"{name}.json")) as file:
+                loaded.append(json.load(file))
+        for key, gap in largest_differences(*loaded).items():
+            print(f"{key}: {gap:.3g}")
+        sys.exit(0)
+    for name, page, rows in tables():
+        print(f"<!-- {page}, from docs/results/{name} -->")
+        print("\n".join(rows), end="\n\n")
