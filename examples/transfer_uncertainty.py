@@ -22,8 +22,9 @@ has no class for, as out-of-distribution images, the AUROC and the FPR at
 mutual information). Every seed trains one head on its own labelled images
 and splits the validation images its own way; the four methods of a seed
 share that head and those images, so their differences are paired. Each
-method is compared with the single pass by the project's verdict rule:
-better on average and in at least 80% of the seeds.
+method is compared with the single pass by the project's verdict rule
+(`kerasdrop.experiments.verdict`): better or worse only when the 95%
+Student t interval of the paired mean over seeds excludes zero.
 
 Offline: the backbone is the cached pretrained small ResNet (pretrained
 here first when it is missing). The softmax outputs stand in for the
@@ -128,6 +129,9 @@ import example_utils
 
 from kerasdrop import analysis
 from kerasdrop import transfer
+from kerasdrop.experiments import CONTRADICTED
+from kerasdrop.experiments import NOT_DISTINGUISHABLE
+from kerasdrop.experiments import REPRODUCED
 
 # name -> (higher is better, printed digits)
 MEASURES = {
@@ -365,9 +369,9 @@ def format_table(summary):
 
 def short_verdict(verdict):
     return {
-        "reproduced": "**better**",
-        "contradicted": "**worse**",
-        "not reproduced here": "(no difference)",
+        REPRODUCED: "**better**",
+        CONTRADICTED: "**worse**",
+        NOT_DISTINGUISHABLE: "(no difference)",
     }[verdict]
 
 
@@ -378,9 +382,9 @@ def closing_lines(summary):
             measure: summary[method][f"{measure}_vs_single"]["verdict"]
             for measure in MEASURES
         }
-        better = [m for m, v in verdicts.items() if v == "reproduced"]
-        worse = [m for m, v in verdicts.items() if v == "contradicted"]
-        same = [m for m, v in verdicts.items() if v == "not reproduced here"]
+        better = [m for m, v in verdicts.items() if v == REPRODUCED]
+        worse = [m for m, v in verdicts.items() if v == CONTRADICTED]
+        same = [m for m, v in verdicts.items() if v == NOT_DISTINGUISHABLE]
         lines.append(
             f"{method} vs single, paired by seed: better on "
             f"{', '.join(better) or 'nothing'}; worse on "

@@ -43,8 +43,16 @@ FAMILIES = {
 }
 
 
+# The graph walk and the copy are Keras's backend-independent graph code:
+# the families, tens of millions of weights each, are checked on one
+# backend; the small models below check every backend, in `fit` too.
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
 def family(request):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip(
+            "keras.applications families are checked on TensorFlow: the "
+            "graph walk does not depend on the backend"
+        )
     constructor, pattern, stages = FAMILIES[request.param]
     keras.utils.set_random_seed(0)
     model = constructor(weights=None, input_shape=_SHAPE)
