@@ -77,3 +77,32 @@ class ProbabilityMetric(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class RowMeanMetric(ProbabilityMetric):
+    """The weighted mean of a value per row, over every row since the
+    last reset. A subclass gives the value of each row, `row_values`."""
+
+    def __init__(self, from_logits=False, name=None, dtype=None):
+        super().__init__(from_logits=from_logits, name=name, dtype=dtype)
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", name="total"
+        )
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", name="count"
+        )
+
+    def row_values(self, probabilities, one_hot):
+        """The value of each row, `(batch,)`."""
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        probabilities, one_hot, weights = self._probabilities_and_labels(
+            y_true, y_pred, sample_weight
+        )
+        values = self.row_values(probabilities, one_hot)
+        self.total.assign_add(ops.sum(weights * values))
+        self.count.assign_add(ops.sum(weights))
+
+    def result(self):
+        return ops.divide_no_nan(self.total, self.count)

@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
-from kerasdrop.metrics._probability_metric import ProbabilityMetric
+from kerasdrop.metrics._probability_metric import RowMeanMetric
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class BrierScore(ProbabilityMetric):
+class BrierScore(RowMeanMetric):
     """Brier score: mean squared distance to the one-hot true class.
 
     The streaming form of `kerasdrop.analysis.brier_score`:
@@ -29,20 +29,6 @@ class BrierScore(ProbabilityMetric):
 
     def __init__(self, from_logits=False, name="brier_score", dtype=None):
         super().__init__(from_logits=from_logits, name=name, dtype=dtype)
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", name="count"
-        )
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        probabilities, one_hot, weights = self._probabilities_and_labels(
-            y_true, y_pred, sample_weight
-        )
-        squares = ops.sum(ops.square(probabilities - one_hot), axis=-1)
-        self.total.assign_add(ops.sum(weights * squares))
-        self.count.assign_add(ops.sum(weights))
-
-    def result(self):
-        return ops.divide_no_nan(self.total, self.count)
+    def row_values(self, probabilities, one_hot):
+        return ops.sum(ops.square(probabilities - one_hot), axis=-1)

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasdrop.metrics._probability_metric import ProbabilityMetric
+from kerasdrop.metrics._probability_metric import RowMeanMetric
 
 # The smallest probability whose log is taken, as in
 # `kerasdrop.analysis.negative_log_likelihood`.
@@ -11,7 +11,7 @@ _TINY = 1.1754944e-38
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class NegativeLogLikelihood(ProbabilityMetric):
+class NegativeLogLikelihood(RowMeanMetric):
     """Mean negative log-likelihood of the true classes, in nats.
 
     The streaming form of `kerasdrop.analysis.negative_log_likelihood`:
@@ -37,21 +37,7 @@ class NegativeLogLikelihood(ProbabilityMetric):
         self, from_logits=False, name="negative_log_likelihood", dtype=None
     ):
         super().__init__(from_logits=from_logits, name=name, dtype=dtype)
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", name="count"
-        )
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        probabilities, one_hot, weights = self._probabilities_and_labels(
-            y_true, y_pred, sample_weight
-        )
+    def row_values(self, probabilities, one_hot):
         true = ops.sum(probabilities * one_hot, axis=-1)
-        losses = -ops.log(ops.maximum(true, _TINY))
-        self.total.assign_add(ops.sum(weights * losses))
-        self.count.assign_add(ops.sum(weights))
-
-    def result(self):
-        return ops.divide_no_nan(self.total, self.count)
+        return -ops.log(ops.maximum(true, _TINY))
