@@ -132,6 +132,24 @@ def add_recurrent_rate_arguments(parser, zoneout_gru=False):
     )
 
 
+def add_cache_dir_argument(parser):
+    """Adds `--cache-dir`, the folder of the cached pretrained small ResNet
+    (with `--quick`, the output folder: see `use_quick_cache_dir`)."""
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache folder of the pretrained small ResNet (default: "
+        "$KERASDROP_CACHE_DIR or ~/.cache/kerasdrop; with --quick, the "
+        "output folder)",
+    )
+
+
+def use_quick_cache_dir(args):
+    """A quick run without `--cache-dir` caches into its output folder."""
+    if args.quick and args.cache_dir is None:
+        args.cache_dir = args.output_dir
+
+
 def parse(parser, argv, name, quick=None):
     """Parses `argv`, with the `quick` defaults under `--quick`.
 

@@ -121,13 +121,7 @@ def parse_args(argv=None):
         default=4,
         help="epochs of the small ResNet's pretraining, if not cached",
     )
-    parser.add_argument(
-        "--cache-dir",
-        default=None,
-        help="cache folder of the pretrained small ResNet (default: "
-        "$KERASDROP_CACHE_DIR or ~/.cache/kerasdrop; with --quick, the "
-        "output folder)",
-    )
+    example_args.add_cache_dir_argument(parser)
     parser.add_argument(
         "--fine-tune-epochs",
         type=int,
@@ -149,8 +143,7 @@ def parse_args(argv=None):
         parser.error(f"unknown variants {unknown}; choose from {VARIANTS}")
     if args.weights.lower() == "none":
         args.weights = None
-    if args.quick and args.cache_dir is None:
-        args.cache_dir = args.output_dir
+    example_args.use_quick_cache_dir(args)
     return args
 
 
