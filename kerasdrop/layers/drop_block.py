@@ -95,10 +95,11 @@ def drop_block_gamma(rate, height, width, block_height, block_width):
     return ops.divide_no_nan(rate * area, block_area * positions)
 
 
-def drop_block_mask(shape, rate, block_size, seed):
+def drop_block_mask(shape, rate, block_size, seed, couple_channels=False):
     """Draws a DropBlock keep-mask for a channels-last feature map.
 
-    Each sample and channel gets its own mask. Seeds are drawn with
+    Each sample and channel gets its own mask (each sample one mask for
+    all its channels with `couple_channels=True`). Seeds are drawn with
     probability `drop_block_gamma(...)`, only where the whole block lies
     inside the map (as timm's `drop_block_2d`), and each seed zeroes the
     block of `block_size` units whose top-left corner is
@@ -111,9 +112,13 @@ def drop_block_mask(shape, rate, block_size, seed):
         rate: Fraction of the units to drop (float, tensor or variable).
         block_size: Int or `(height, width)` of a block.
         seed: A `keras.random.SeedGenerator` (or an integer seed).
+        couple_channels: If `True`, one mask per sample, the same for all
+            its channels (`channels` in the result is 1): the random
+            numbers and the pooling shrink by the channel count.
 
     Returns:
-        A float32 tensor of `shape`: 1 for kept units, 0 for dropped ones.
+        A float32 tensor of `shape` (of `(batch, height, width, 1)` with
+        `couple_channels=True`): 1 for kept units, 0 for dropped ones.
 
     Examples:
         >>> mask = drop_block_mask((1, 6, 6, 1), 0.0, 3, seed=0)
@@ -122,9 +127,14 @@ def drop_block_mask(shape, rate, block_size, seed):
         >>> mask = drop_block_mask((1, 6, 6, 1), 1.0, 1, seed=0)
         >>> float(keras.ops.sum(mask))  # 1x1 blocks: gamma is the rate.
         0.0
+        >>> mask = drop_block_mask((2, 6, 6, 8), 0.3, 3, 0, True)
+        >>> print(tuple(mask.shape))
+        (2, 6, 6, 1)
     """
     block_height, block_width = validate_block_size(block_size)
-    _, height, width, _ = shape
+    batch, height, width, channels = shape
+    if couple_channels:
+        channels = 1
     block_height = _clipped(block_height, height)
     block_width = _clipped(block_width, width)
     gamma = drop_block_gamma(rate, height, width, block_height, block_width)
@@ -142,22 +152,36 @@ def drop_block_mask(shape, rate, block_size, seed):
             columns < width - (block_width - 1) // 2,
         ),
     )
-    noise = keras.random.uniform(shape, seed=seed, dtype="float32")
-    seeds = ops.logical_and(ops.less(noise, gamma), valid[None, :, :, None])
+    # A seed is a draw below gamma at a valid position: the threshold is 0
+    # elsewhere, which no draw in [0, 1) is below. One comparison over the
+    # map, not a comparison and a logical and.
+    threshold = ops.where(valid, gamma, 0.0)[None, :, :, None]
+    noise = keras.random.uniform(
+        (batch, height, width, channels), seed=seed, dtype="float32"
+    )
+    seeds = ops.cast(ops.less(noise, threshold), "float32")
     # A max over the block around each position spreads every seed over
     # its block; "same" padding puts (k - 1) // 2 before and k // 2 after,
-    # which matches the span above for odd and even sizes.
-    dropped = ops.max_pool(
-        ops.cast(seeds, "float32"),
-        pool_size=(block_height, block_width),
-        strides=1,
-        padding="same",
-        data_format="channels_last",
-    )
+    # which matches the span above for odd and even sizes. The max over a
+    # rectangle is the max over its columns of the max over its rows: two
+    # one-dimensional pools do block_height + block_width comparisons per
+    # unit where one two-dimensional pool does their product.
+    dropped = seeds
+    for pool_size in ((block_height, 1), (1, block_width)):
+        if pool_size != (1, 1):
+            dropped = ops.max_pool(
+                dropped,
+                pool_size=pool_size,
+                strides=1,
+                padding="same",
+                data_format="channels_last",
+            )
     return 1.0 - dropped
 
 
-def drop_block_2d(inputs, rate, block_size, seed, data_format=None):
+def drop_block_2d(
+    inputs, rate, block_size, seed, data_format=None, couple_channels=False
+):
     """DropBlock on a batch of 2D feature maps.
 
     Args:
@@ -167,6 +191,8 @@ def drop_block_2d(inputs, rate, block_size, seed, data_format=None):
         seed: A `keras.random.SeedGenerator` (or an integer seed).
         data_format: `"channels_last"` or `"channels_first"`; defaults to
             `keras.config.image_data_format()`.
+        couple_channels: If `True`, each sample drops the same blocks in
+            all its channels (see `DropBlock2D`).
 
     Returns:
         `inputs` with the dropped blocks zeroed and the rest scaled by
@@ -185,7 +211,7 @@ def drop_block_2d(inputs, rate, block_size, seed, data_format=None):
     if data_format == "channels_first":
         batch, channels, height, width = shape
         shape = (batch, height, width, channels)
-    keep = drop_block_mask(shape, rate, block_size, seed)
+    keep = drop_block_mask(shape, rate, block_size, seed, couple_channels)
     if data_format == "channels_first":
         keep = ops.transpose(keep, (0, 3, 1, 2))
     count = ops.cast(ops.size(keep), "float32")
@@ -231,6 +257,13 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
         data_format: `"channels_last"` (`(batch, height, width, channels)`)
             or `"channels_first"` (`(batch, channels, height, width)`).
             Defaults to `keras.config.image_data_format()`.
+        couple_channels: Boolean, default `False`: each channel of a
+            sample draws its own blocks, as in the paper. With `True`,
+            each sample draws one set of blocks and drops it in all its
+            channels (timm's `couple_channels`): whole regions of the
+            image vanish from every feature map at once, a stronger
+            regularizer at the same rate, for a channel-count fraction of
+            the random numbers and pooling.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -263,7 +296,13 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
     rate = Rate("Current fraction of units to drop, in [0, 1]; assignable.")
 
     def __init__(
-        self, rate, block_size=7, seed=None, data_format=None, **kwargs
+        self,
+        rate,
+        block_size=7,
+        seed=None,
+        data_format=None,
+        couple_channels=False,
+        **kwargs,
     ):
         validate_rate(rate, "rate")
         block_size = validate_block_size(block_size)
@@ -273,6 +312,7 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
         self.block_size = block_size
         self.seed = seed
         self.data_format = data_format
+        self.couple_channels = bool(couple_channels)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
@@ -285,6 +325,7 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
             self.block_size,
             self.seed_generator,
             data_format=self.data_format,
+            couple_channels=self.couple_channels,
         )
 
     def compute_output_shape(self, input_shape):
@@ -296,5 +337,6 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
             "block_size": self.block_size,
             "seed": self.seed,
             "data_format": self.data_format,
+            "couple_channels": self.couple_channels,
         }
         return {**super().get_config(), **config}

@@ -54,6 +54,7 @@ def _whole_blocks(dropped, block_height, block_width):
         ({"block_size": 3}, (2, 8, 8, 3)),
         ({"block_size": (2, 3)}, (2, 6, 10, 3)),
         ({"block_size": 3, "data_format": "channels_first"}, (2, 3, 6, 10)),
+        ({"block_size": 3, "couple_channels": True}, (2, 8, 8, 3)),
     ],
 )
 def test_layer_contract(kwargs, input_shape, tmp_path):
@@ -214,14 +215,69 @@ def test_scheduler_drives_the_rate_inside_compiled_fit():
     )  # noqa: E501
 
 
+def _reference_mask(noise, rate, block_height, block_width):
+    """DropBlock's keep-mask from its uniform draws, written out with loops:
+    a seed is a draw below gamma where the whole block fits, and the block
+    of a seed at (i, j) spans rows i - block_height // 2 ... i +
+    (block_height - 1) // 2 (columns alike)."""
+    _, height, width, _ = noise.shape
+    gamma = float(
+        drop_block_gamma(rate, height, width, block_height, block_width)
+    )
+    seeds = noise < gamma
+    seeds[:, : block_height // 2] = False
+    seeds[:, height - (block_height - 1) // 2 :] = False
+    seeds[:, :, : block_width // 2] = False
+    seeds[:, :, width - (block_width - 1) // 2 :] = False
+    dropped = np.zeros_like(seeds)
+    for b, i, j, c in zip(*np.nonzero(seeds)):
+        top, left = i - block_height // 2, j - block_width // 2
+        dropped[b, top : top + block_height, left : left + block_width, c] = 1
+    return 1.0 - dropped
+
+
+@pytest.mark.parametrize("couple_channels", [False, True])
+@pytest.mark.parametrize(
+    "shape, block_size",
+    [((3, 9, 9, 4), (3, 3)), ((2, 10, 13, 3), (4, 5)), ((2, 8, 8, 2), (1, 2))],
+)
+def test_mask_is_the_block_spread_of_its_seeds(
+    shape, block_size, couple_channels
+):
+    # The same integer seed draws the same uniform numbers: the mask is an
+    # exact function of them, whatever pooling computes it.
+    noise_shape = (*shape[:3], 1) if couple_channels else shape
+    noise = _numpy(keras.random.uniform(noise_shape, seed=7, dtype="float32"))
+    mask = _numpy(drop_block_mask(shape, 0.3, block_size, 7, couple_channels))
+    expected = _reference_mask(noise, 0.3, *block_size)
+    assert 0 < expected.mean() < 1
+    assert mask.shape == noise_shape
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_coupled_channels_drop_the_same_blocks_in_every_channel():
+    layer = kerasdrop.DropBlock2D(0.3, 3, seed=2, couple_channels=True)
+    y = _numpy(layer(np.ones((16, 12, 12, 8), "float32"), training=True))
+    dropped = y == 0
+    assert np.all(dropped == dropped[..., :1])
+    # One map per sample, with the fraction a single map drops.
+    per_sample = dropped[..., 0].reshape(16, -1).mean(axis=1)
+    expected = _expected_fraction(0.3, 12, 12, 3, 3)
+    standard_error = per_sample.std() / np.sqrt(len(per_sample))
+    assert abs(per_sample.mean() - expected) < 4 * standard_error + 1e-4
+    # The kept units are scaled by the inverse of the kept fraction.
+    np.testing.assert_allclose(y[~dropped], 1 / (1 - dropped.mean()), 1e-6)
+
+
 def test_config_round_trip():
     layer = kerasdrop.DropBlock2D(0.2, (3, 5), seed=3)
     config = layer.get_config()
     assert config["block_size"] == (3, 5) and config["seed"] == 3
     assert config["rate"] == pytest.approx(0.2)
     assert config["data_format"] == "channels_last"
+    assert config["couple_channels"] is False
     clone = kerasdrop.DropBlock2D.from_config(config)
-    assert clone.block_size == (3, 5)
+    assert clone.block_size == (3, 5) and clone.couple_channels is False
 
 
 @pytest.mark.parametrize("block_size", [0, -3, (3,), (3, 0), "7", 2.5, True])
