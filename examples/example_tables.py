@@ -113,7 +113,29 @@ def experiment_table(results):
     return lines
 
 
-# results file -> (page, function that makes its rows)
+def recurrent_table(results):
+    """The table of `mnist1d_recurrent.py`: each layer against `none`."""
+    lines = [
+        "| layer | method | test accuracy | vs none [95% CI] (wins/seeds) "
+        "| verdict | train accuracy |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for row in results["summary"].values():
+        if row["method"] == "none":
+            compared = "| |"
+        else:
+            compared = (
+                f"{_paired(row['test_accuracy_vs_none'])} | {row['verdict']} |"
+            )
+        lines.append(
+            f"| {row['cell']} | {row['method']} | "
+            f"{_cell(row['test_accuracy'])} | {compared} "
+            f"{_cell(row['train_accuracy'])} |"
+        )
+    return lines
+
+
+# results file -> (page or pages, function that makes its rows)
 TABLES = {
     "transfer_resnet_head.json": ("docs/guides/transfer.md", transfer_tables),
     "transfer_resnet_head_onednn_off.json": (
@@ -136,16 +158,23 @@ TABLES = {
         "docs/what-dropout-does.md",
         experiment_table,
     ),
+    "mnist1d_recurrent.json": (
+        ("docs/what-dropout-does.md", "docs/guides/recurrent.md"),
+        recurrent_table,
+    ),
 }
 
 
 def tables():
-    """`(results file, page, rows)` for every results file present."""
-    for name, (page, make) in TABLES.items():
+    """`(results file, page, rows)` for every results file present and
+    every page that shows its table."""
+    for name, (pages, make) in TABLES.items():
         path = os.path.join(RESULTS, name)
         if os.path.exists(path):
             with open(path) as file:
-                yield name, page, make(json.load(file))
+                rows = make(json.load(file))
+            for page in (pages,) if isinstance(pages, str) else pages:
+                yield name, page, rows
 
 
 def largest_differences(first, second):
