@@ -40,9 +40,15 @@ TWINS = {
 }
 
 
+def _own_class(layer):
+    """The class of `layer`, or the one a kerasdrop subclass was made from
+    (a layer whose output `add_stochastic_depth` drops per sample)."""
+    return type(layer).__dict__.get("_kerasdrop_base_class", type(layer))
+
+
 def has_twin(layer):
     """Whether `layer` is one of Keras's dropout layers (exact type)."""
-    return type(layer) in TWINS
+    return _own_class(layer) in TWINS
 
 
 def convert_in_place(layer):
@@ -57,12 +63,14 @@ def convert_in_place(layer):
         `layer`, now an instance of the kerasdrop class, with the same
         name, rate, seed, noise shape and data format.
     """
-    twin, rate_name = TWINS[type(layer)]
+    twin, rate_name = TWINS[_own_class(layer)]
+    # A subclass made by kerasdrop is made again on the twin.
+    rebase = type(layer).__dict__.get("_kerasdrop_rebase")
     value = float(getattr(layer, rate_name))
     seed_generator = getattr(layer, "seed_generator", None)
     noise_shape = validate_noise_shape(getattr(layer, "noise_shape", None))
     with _compat.unlocked_state(layer):
-        layer.__class__ = twin
+        layer.__class__ = twin if rebase is None else rebase(twin)
         # Keras's float sits in the instance dict, under the property.
         layer.__dict__.pop(rate_name, None)
         setattr(layer, rate_name, value)

@@ -17,6 +17,14 @@ they part. An addition of more than two tensors, or of two that share no
 input or whose paths are equally long, is not a branch plus a shortcut: it
 is skipped and listed, never guessed.
 
+Transformer blocks add their branches inside their own `call`, which the
+graph does not show: in the KerasHub blocks that
+`kerasdrop.models.block_stochastic_depth` knows (`TransformerEncoder`, as in
+BERT, and ViT's encoder blocks) the attention and MLP branches are found
+from a table, and the DropPath goes on the output of the sublayer that
+computes the branch (see that module). Other KerasHub layers with attention
+are skipped and listed.
+
 Stochastic depth a model already has is recognised and kept, not doubled:
 the per-sample `Dropout(noise_shape=(None, 1, 1, 1))` on the branches of
 `keras.applications`' EfficientNets, a `DropPath`, or a layer of a class
@@ -39,14 +47,20 @@ from kerasdrop.layers.drop_path import DropPath
 from kerasdrop.layers.rates import copy_layer_state
 from kerasdrop.layers.rates import validate_rate
 from kerasdrop.layers.scheduled_dropout import ScheduledDropout
+from kerasdrop.models import block_stochastic_depth
 from kerasdrop.models.insert_dropout import fresh_inputs
 
 # A residual addition: the names of the models down to the one whose graph
 # holds it, the addition's name, which of its inputs is the branch, the
-# name of the layer that already drops the branch (or None), and the
-# block's stage (blocks in a row whose outputs have as many channels).
+# name of the layer that already drops the branch (or None), the block's
+# stage (blocks in a row whose outputs have as many channels), and whether
+# the addition is inside a block's `call` (a KerasHub transformer block):
+# then `path` ends with the block's name and `add` is the name of the
+# sublayer whose output is the branch.
 ResidualBlock = collections.namedtuple(
-    "ResidualBlock", ["path", "add", "branch_index", "existing", "stage"]
+    "ResidualBlock",
+    ["path", "add", "branch_index", "existing", "stage", "in_call"],
+    defaults=(False,),
 )
 # An addition that is not a branch plus a shortcut, and why.
 SkippedAddition = collections.namedtuple(
@@ -65,7 +79,13 @@ def find_residual_blocks(model):
     block if it adds two tensors of which one (the shortcut) is the input
     the other (the branch) is computed from, or the shorter of two paths
     from the tensor where they part (a projection shortcut). Other
-    additions are skipped, with the reason.
+    additions are skipped, with the reason. Inside the KerasHub
+    transformer blocks the model holds (`keras_hub.layers.TransformerEncoder`
+    in BERT-like backbones, the encoder blocks of `ViTBackbone`), whose
+    additions are in their `call`, the attention branch and the MLP branch
+    of each block are found too (`in_call=True`: `path` ends with the
+    block, `add` names the sublayer whose output is the branch); other
+    KerasHub layers holding an attention layer are skipped.
 
     Args:
         model: A Functional `keras.Model`.
@@ -124,10 +144,20 @@ def add_stochastic_depth(
     `BatchNormalization` layers are frozen, which keeps them in inference
     mode.
 
+    In a KerasHub transformer backbone (ViT, BERT and the other backbones
+    built from `keras_hub.layers.TransformerEncoder`), or a model holding
+    one, each block's attention and MLP branches get a `DropPath` on the
+    output of the sublayer that computes them (the dropout after the
+    attention, ViT's MLP), the `i`-th of the `2 * num_layers` branches at
+    the profile's `i`-th rate; the copy keeps the backbone's class. It
+    saves to `.keras` and loads back with its DropPath layers and rates
+    (with `import kerasdrop`, also with `safe_mode=True`).
+
     Args:
         model: A Functional `keras.Model` (for instance one of
             `keras.applications`' ResNets, ResNetV2s, ResNetRSs,
-            EfficientNets or ConvNeXts, or a classifier holding one).
+            EfficientNets or ConvNeXts, a KerasHub `ViTBackbone` or
+            `BertBackbone`, or a classifier holding one).
         rate: Float between 0 and 1, the largest rate of the profile.
         profile: `"linear"`, `"uniform"`, `"stage"` or a list of rates, one
             per residual block.
@@ -175,16 +205,55 @@ def add_stochastic_depth(
             f"Functional models nested in it).{reasons}"
         )
     rates = _profile_rates(profile, rate, blocks.found)
-    plan = {}  # (path, add name) -> (block, rate, seed)
+    plan = {}  # (path, add name) -> (block, rate, seed), in the graph
+    in_calls = []  # (block, rate, seed), inside blocks' calls
     for index, (block, block_rate) in enumerate(zip(blocks.found, rates)):
         block_seed = None if seed is None else seed + index
-        plan[(block.path, block.add)] = (block, block_rate, block_seed)
-    pairs = []
-    copy = _clone(model, (model.name,), plan, mode, pairs, top=True)
-    for original, clone in pairs:
-        copy_layer_state(original, clone)
+        if block.in_call:
+            in_calls.append((block, block_rate, block_seed))
+        else:
+            plan[(block.path, block.add)] = (block, block_rate, block_seed)
+    if not plan and not _compat.serializes_own_layers(model):
+        # A KerasHub backbone: its class builds it (a Functional clone
+        # would be a plain Functional model).
+        copy = model.__class__.from_config(model.get_config())
+        copy_layer_state(model, copy)
+    else:
+        pairs = []
+        holders = {block.path for block, _, _ in in_calls}
+        copy = _clone(
+            model, (model.name,), plan, mode, pairs, holders, top=True
+        )
+        for original, clone in pairs:
+            copy_layer_state(original, clone)
+    for block, block_rate, block_seed in in_calls:
+        _drop_in_call(copy, block, block_rate, block_seed, mode)
     copy.stochastic_depth = blocks
     return copy
+
+
+def _drop_in_call(copy, block, rate, seed, mode):
+    """Puts a DropPath on the branch of `block` (inside a block's call) in
+    `copy`, and makes the layer that builds the block save it."""
+    chain = [copy]
+    for name in block.path[1:]:
+        chain.append(
+            next(
+                layer
+                for layer in _compat.child_layers(chain[-1])
+                if layer.name == name
+            )
+        )
+    target = next(
+        layer
+        for layer in _compat.child_layers(chain[-1])
+        if layer.name == block.add
+    )
+    block_stochastic_depth.drop_output(
+        target, rate, seed, mode, f"{block.add}_drop_path"
+    )
+    owner = block_stochastic_depth.owner_of(chain)
+    block_stochastic_depth.register_owner(owner, target)
 
 
 def _check_functional(model):
@@ -202,10 +271,13 @@ def _find(model, path, found, skipped):
     Functional models, in graph order) to `found` and `skipped`."""
     in_graph = _graph_tensors(model)
     for operation in model.operations:
-        if isinstance(operation, keras.Model):
-            if _compat.is_functional(operation):
-                _find(operation, path + (operation.name,), found, skipped)
+        if isinstance(operation, keras.Model) and _compat.is_functional(
+            operation
+        ):
+            _find(operation, path + (operation.name,), found, skipped)
             continue
+        if isinstance(operation, keras.layers.Layer):
+            _find_in_calls(operation, path, found, skipped)
         if not _compat.is_add_operation(operation):
             continue
         for inputs, outputs in _compat.operation_calls(operation):
@@ -219,6 +291,27 @@ def _find(model, path, found, skipped):
             existing = _existing_drop_path(inputs[branch])
             block = ResidualBlock(path, operation.name, branch, existing, None)
             found.append((block, output.shape[-1]))
+
+
+def _find_in_calls(layer, path, found, skipped):
+    """Adds the branches inside the known blocks of `layer` (a layer of a
+    graph at `path`) to `found`, and the unknown KerasHub blocks to
+    `skipped`."""
+    branches, unknown = block_stochastic_depth.find_block_branches(layer)
+    for branch in branches:
+        block = ResidualBlock(
+            path + (layer.name,) + branch.names,
+            branch.target.name,
+            branch.branch_index,
+            block_stochastic_depth.existing_drop_path(branch.target),
+            None,
+            in_call=True,
+        )
+        # Transformer blocks in a row are one stage.
+        found.append((block, ("block", type(branch.block).__name__)))
+    for names, reason in unknown:
+        names = path + (layer.name,) + names
+        skipped.append(SkippedAddition(names[:-1], names[-1], reason))
 
 
 def _graph_tensors(model):
@@ -327,12 +420,16 @@ def _profile_rates(profile, rate, blocks):
     )
 
 
-def _clone(model, path, plan, mode, pairs, top=False):
-    """Copies Functional `model` with the planned DropPath layers."""
+def _clone(model, path, plan, mode, pairs, holders, top=False):
+    """Copies Functional `model` with the planned DropPath layers.
+
+    `holders`: the paths of the blocks that get a DropPath inside their
+    call, after the copy."""
     here = {add: entry for (where, add), entry in plan.items() if where == path}
     replaced = {block.existing: entry for block, *entry in here.values()}
     replaced.pop(None, None)
     has_blocks = {where for where, _ in plan}
+    has_drop_paths = has_blocks | set(holders)
     frozen_calls = []
 
     def clone_operation(operation):
@@ -341,7 +438,7 @@ def _clone(model, path, plan, mode, pairs, top=False):
         ):
             inner = path + (operation.name,)
             if any(where[: len(inner)] == inner for where in has_blocks):
-                return _clone(operation, inner, plan, mode, pairs)
+                return _clone(operation, inner, plan, mode, pairs, holders)
         if operation.name in replaced:
             block_rate, block_seed = replaced[operation.name]
             return DropPath(
@@ -355,7 +452,7 @@ def _clone(model, path, plan, mode, pairs, top=False):
     def call_operation(operation, *args, **kwargs):
         if isinstance(operation, keras.Model) and any(
             where[: len(path) + 1] == path + (operation.name,)
-            for where in has_blocks
+            for where in has_drop_paths
         ):
             if kwargs.get("training") is False:
                 # A frozen backbone: run it in the caller's mode, so its

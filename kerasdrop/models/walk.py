@@ -95,7 +95,7 @@ def is_dropout_layer(layer):
     )
 
 
-def _keeps_configs(layer):
+def keeps_configs(layer):
     """Whether loading re-creates the sublayers of `layer` from their own
     configs (so a kerasdrop sublayer comes back as itself)."""
     return _compat.serializes_own_layers(layer) or isinstance(
@@ -118,7 +118,7 @@ def walk_layers(model):
     seen = {id(model)}
 
     def visit(layer, names, rebuilt, owned, in_loop):
-        rebuilt_below = rebuilt or not _keeps_configs(layer)
+        rebuilt_below = rebuilt or not keeps_configs(layer)
         owned_below = owned or (
             layer is not model
             and (is_kerasdrop(layer) or isinstance(layer, _OWNERS))
