@@ -18,6 +18,7 @@ Dropout"). This module lets you check both on your own model:
 """
 
 import contextlib
+import functools
 import warnings
 import weakref
 
@@ -36,7 +37,7 @@ MAX_EXACT_UNITS = 20
 
 DEFAULT_MC_BATCH_SIZE = _graph.DEFAULT_ROWS_PER_CALL
 """Rows per call of the model in `mc_predict` unless told otherwise (16384,
-as in `exact_average`): large calls keep the eager calls efficient, and
+as in `exact_average`): few large calls keep the per-call cost small, and
 memory stays bounded whatever `num_samples` is."""
 
 _COMBINE = ("mean", "geometric")
@@ -126,6 +127,48 @@ def _mc_model(model):
         # the model itself (and a cached model would keep its key alive).
         _MC_MODELS[model] = mc_model if wrapped else None
     return _MC_MODELS[model] or model, sampled
+
+
+class _SampledForward(keras.Model):
+    """The Monte-Carlo model with its kerasdrop layers switched on, as a
+    model of its own: `predict_on_batch` runs it as one compiled call (a
+    graph on TensorFlow, a jitted function on JAX, whose seed states it
+    carries from call to call) instead of layer by layer.
+
+    The switch and Keras's float rates are read while the call is traced,
+    so a forward is made for one set of sampled layers and float rates
+    (`_sampled_forward` makes another when they change); kerasdrop's rates
+    are variables, read at every call.
+    """
+
+    def __init__(self, mc_model, sampled):
+        super().__init__(name=f"{mc_model.name}_monte_carlo")
+        self.mc_model = mc_model
+        # A callable, so the layers are not tracked twice.
+        self._switch_on = functools.partial(sampling, tuple(sampled))
+
+    def call(self, inputs):
+        with self._switch_on():
+            return self.mc_model(inputs, training=False)
+
+
+# model -> (what its forward was traced for, the forward).
+_FORWARDS = weakref.WeakKeyDictionary()
+
+
+def _sampled_forward(model, mc_model, sampled, targets):
+    """The compiled Monte-Carlo forward of `model` (see `_SampledForward`),
+    reused while the sampled layers and Keras's float rates stay as they
+    were when it was traced."""
+    traced_for = (
+        tuple(id(layer) for layer in sampled),
+        tuple((t.key, t.get()) for t in targets if t.variable is None),
+    )
+    cached = _FORWARDS.get(model)
+    if cached is None or cached[0] != traced_for:
+        cached = (traced_for, _SampledForward(mc_model, sampled))
+        _FORWARDS[model] = cached
+    return cached[1]
 
 
 def _warn_fixed_dropout(model, switched_on, sampled):
@@ -467,7 +510,8 @@ def mc_predict(
     shared and training continues to show). The input is repeated
     `num_samples` times (all rows for the first sample, then for the
     second, ...) and goes through the model `batch_size` rows
-    at a time: each batch is built from `x` when it is needed, and only the
+    at a time, in one compiled call per batch (traced once per model, and
+    again after Keras's own float rates change): each batch is built from `x` when it is needed, and only the
     running mean and spread of the outputs are kept, so memory is bounded
     by `batch_size` rows whatever `num_samples` is (unless
     `return_samples=True`, which keeps every output). `summary` adds the
@@ -597,12 +641,11 @@ def mc_predict(
             else None
         )
         samples = None
+        forward = _sampled_forward(model, mc_model, sampled, targets)
         for start, batch in _monte_carlo_batches(
             x, num_rows, num_samples, batch_size
         ):
-            with sampling(sampled):
-                outputs = mc_model(batch, training=False)
-            outputs = ops.convert_to_numpy(outputs)
+            outputs = np.asarray(forward.predict_on_batch(batch))
             # Half-precision outputs (mixed precision) are averaged in
             # float32 or more.
             dtype = np.result_type(outputs.dtype, "float32")

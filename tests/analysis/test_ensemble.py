@@ -269,15 +269,22 @@ def test_streamed_batches_give_the_samples_of_the_tiled_input(
 
 
 class _RowCounter(keras.layers.Layer):
-    """The identity, recording the rows of every call."""
+    """The identity, counting the rows of its calls and keeping the most
+    rows of one call, in variables (so also when the call is compiled)."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.rows = []
+    def build(self, input_shape):
+        self.total = self.add_weight((), initializer="zeros", trainable=False)
+        self.largest = self.add_weight((), initializer="zeros", trainable=False)
 
     def call(self, inputs):
-        self.rows.append(inputs.shape[0])
+        rows = ops.cast(ops.shape(inputs)[0], "float32")
+        self.total.assign(self.total + rows)
+        self.largest.assign(ops.maximum(self.largest, rows))
         return inputs
+
+    def clear(self):
+        self.total.assign(0.0)
+        self.largest.assign(0.0)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -290,14 +297,14 @@ def test_mc_predict_calls_the_model_on_at_most_batch_size_rows(batch_size):
     outputs = counter(kerasdrop.ScheduledDropout(0.5, seed=0)(inputs))
     model = keras.Model(inputs, outputs)
     ensemble.mc_predict(model, np.ones((10, 3)), num_samples=500)  # Builds.
-    counter.rows.clear()
+    counter.clear()
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
     result = kerasdrop.analysis.mc_predict(
         model, np.ones((10, 3)), num_samples=2000, **kwargs
     )
     limit = batch_size or ensemble.DEFAULT_MC_BATCH_SIZE
-    assert max(counter.rows) == limit
-    assert sum(counter.rows) == 20_000
+    assert float(counter.largest.numpy()) == limit
+    assert float(counter.total.numpy()) == 20_000
     # 2000 samples of 0 or 2 per entry: standard deviation 1 / sqrt(2000).
     np.testing.assert_allclose(result["mean"], 1.0, atol=0.12)
     np.testing.assert_allclose(result["std"], 1.0, atol=0.05)
@@ -319,17 +326,27 @@ def test_mc_predict_at_rate_zero_warns_naming_the_layers():
 
 
 class _RateSpy(keras.layers.Layer):
-    """The identity, recording the rates of the model's layers it is
-    called with (the rates in force during the pass)."""
+    """The identity, keeping the rates (variables) given by `read` as they
+    were during its last call (the rates in force during the pass), in
+    variables of its own (so also when the call is compiled)."""
 
     def __init__(self, read, **kwargs):
         super().__init__(**kwargs)
         self.read = read
-        self.seen = []
+
+    def build(self, input_shape):
+        self.seen = {
+            name: self.add_weight((), initializer="zeros", trainable=False)
+            for name in self.read()
+        }
 
     def call(self, inputs):
-        self.seen.append(self.read())
+        for name, rate in self.read().items():
+            self.seen[name].assign(rate)
         return inputs
+
+    def last_seen(self):
+        return {name: float(v.numpy()) for name, v in self.seen.items()}
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -343,13 +360,12 @@ def _recurrent_model():
     )
     spy = _RateSpy(
         lambda: {
-            "drop": drop.rate,
-            "input_rate": lstm.input_rate,
-            "recurrent_rate": lstm.recurrent_rate,
+            "drop": drop.dropout_rates["rate"],
+            "input_rate": lstm.dropout_rates["input_rate"],
+            "recurrent_rate": lstm.dropout_rates["recurrent_rate"],
         }
     )
     model = keras.Model(inputs, spy(lstm(drop(inputs))))
-    spy.seen.clear()
     return model, spy
 
 
@@ -374,11 +390,10 @@ def test_rate_argument_sets_rates_for_the_pass_only(rate, expected):
         name: expected.get(name, 0.0)
         for name in ("drop", "input_rate", "recurrent_rate")
     }
-    assert spy.seen and spy.seen[-1] == pytest.approx(during)
-    spy.seen.clear()
+    assert spy.last_seen() == pytest.approx(during)
     with pytest.warns(UserWarning, match="is 0"):  # Put back: all 0.
         kerasdrop.analysis.mc_predict(model, x, 4)
-    assert spy.seen[-1] == dict.fromkeys(during, 0.0)
+    assert spy.last_seen() == dict.fromkeys(during, 0.0)
     with warnings.catch_warnings():  # No warning for rates asked for.
         warnings.simplefilter("error")
         kerasdrop.analysis.mc_predict(model, x, 4, rate=0.0)
@@ -796,3 +811,45 @@ def test_keras_dropout_built_at_zero_error_names_make_schedulable():
     model = keras.Model(inputs, keras.layers.Dropout(0.0)(inputs))
     with pytest.raises(ValueError, match=r"kerasdrop\.make_schedulable"):
         kerasdrop.analysis.mc_predict(model, np.ones((2, 3)), 2, rate=0.3)
+
+
+def test_every_compiled_call_draws_new_masks():
+    # One sample per call of the compiled forward: the seed state it
+    # carries must advance from call to call, and from one mc_predict to
+    # the next.
+    inputs = keras.Input((50,))
+    model = keras.Model(inputs, kerasdrop.ScheduledDropout(0.5, seed=3)(inputs))
+    x = np.ones((4, 50), "float32")
+
+    def draw():
+        return kerasdrop.analysis.mc_predict(
+            model, x, 6, batch_size=4, return_samples=True
+        )["samples"]
+
+    first, second = draw(), draw()
+    masks = np.concatenate([first, second]).reshape(12, -1)
+    assert len({mask.tobytes() for mask in masks}) == 12
+
+
+def test_changed_keras_float_rates_are_sampled_as_they_are_now():
+    # Keras's rates are floats, read when the compiled forward is traced:
+    # a forward traced at one rate must not serve another.
+    inputs = keras.Input((40,))
+    dropout = keras.layers.Dropout(0.5, seed=1)
+    model = keras.Model(inputs, dropout(inputs))
+    x = np.ones((5, 40), "float32")
+    for rate in (0.5, 0.0, 0.25, 0.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            samples = kerasdrop.analysis.mc_predict(
+                model, x, 20, rate=rate, return_samples=True
+            )["samples"]
+        # 4000 draws: the zero fraction is within 0.04 of the rate.
+        assert np.mean(samples == 0) == pytest.approx(rate, abs=0.04)
+    dropout.rate = 0.25  # Set by the user, not by `rate=`.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        samples = kerasdrop.analysis.mc_predict(
+            model, x, 20, return_samples=True
+        )["samples"]
+    assert np.mean(samples == 0) == pytest.approx(0.25, abs=0.04)
