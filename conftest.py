@@ -46,15 +46,49 @@ _cache_jax_compilations()
 
 _FLOAT16_WORDS = ("float16", "mixed_precision", "check_layer_contract")
 
+# Test files that compute nothing with a Keras backend: the docs and their
+# results files, the package's structure, the examples' command lines,
+# statistics of NumPy arrays, the timing and process harnesses.
+_BACKEND_INDEPENDENT = {
+    "tests/test_architecture.py",
+    "tests/test_benchmark_timing.py",
+    "tests/test_docs.py",
+    "tests/test_docs_results.py",
+    "tests/test_examples_cli.py",
+    "tests/distributed/test_harness.py",
+    "tests/experiments/test_statistics.py",
+}
 
-def pytest_collection_modifyitems(items):
-    """Marks `float16` the tests that compute in float16.
 
-    Their results depend on which float16 kernels the CPU runs (oneDNN's
-    AVX512-FP16/AMX kernels or Eigen's), so CI runs them a second time with
-    oneDNN off: `TF_ENABLE_ONEDNN_OPTS=0 pytest -m float16`.
+def _is_example_run(path):
+    """Whether a test file runs example scripts end to end (by its name:
+    `test_examples*.py` or `*_example.py`)."""
+    name = os.path.basename(path)
+    return name.startswith("test_examples") or name.endswith("_example.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the tests CI runs on one backend only, or twice.
+
+    `float16`: the tests that compute in float16. Their results depend on
+    which float16 kernels the CPU runs (oneDNN's AVX512-FP16/AMX kernels or
+    Eigen's), so CI runs them a second time with oneDNN off:
+    `TF_ENABLE_ONEDNN_OPTS=0 pytest -m float16`.
+
+    `backend_independent` and `example`: tests whose result cannot depend
+    on the backend, and end-to-end runs of the example scripts, whose parts
+    the other tests check on every backend. CI runs both on TensorFlow, the
+    README's backend, and leaves them out on JAX and PyTorch
+    (`-m "not backend_independent and not example"`); they pass on every
+    backend when run.
     """
+    root = str(config.rootpath)
     for item in items:
+        path = os.path.relpath(str(item.path), root)
+        if path in _BACKEND_INDEPENDENT:
+            item.add_marker(pytest.mark.backend_independent)
+        if path.startswith("tests") and _is_example_run(path):
+            item.add_marker(pytest.mark.example)
         function = getattr(item, "function", None)
         if function is None:
             continue
