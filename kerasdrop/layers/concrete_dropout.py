@@ -190,7 +190,7 @@ class ConcreteDropout(SamplingSwitch, keras.layers.Wrapper):
         ...     init_min=0.2, init_max=0.2, seed=0,
         ... )
         >>> y = layer(np.ones((4, 5)), training=True)
-        >>> print(y.shape)
+        >>> print(keras.ops.shape(y))
         (4, 3)
         >>> round(layer.rate, 4)
         0.2

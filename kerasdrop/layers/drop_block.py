@@ -253,10 +253,10 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
         >>> # Kept units are scaled by the inverse of the kept fraction.
         >>> bool(np.allclose(y.mean(), 1.0))
         True
-        >>> bool(np.all(layer(x) == x))  # inference: the input
+        >>> bool(keras.ops.all(layer(x) == x))  # inference: the input
         True
         >>> layer.rate = 0.0
-        >>> bool(np.all(layer(x, training=True) == x))
+        >>> bool(keras.ops.all(layer(x, training=True) == x))
         True
     """
 

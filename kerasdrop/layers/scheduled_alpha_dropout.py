@@ -88,7 +88,7 @@ class ScheduledAlphaDropout(RebuiltByOwnerState, RateMixin, keras.layers.Layer):
     Examples:
         >>> layer = kerasdrop.ScheduledAlphaDropout(0.1, seed=0)
         >>> x = np.ones((2, 4), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 4)
         >>> layer.rate = 0.0
         >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))

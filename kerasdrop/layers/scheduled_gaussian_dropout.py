@@ -75,7 +75,7 @@ class ScheduledGaussianDropout(
     Examples:
         >>> layer = kerasdrop.ScheduledGaussianDropout(0.2, seed=0)
         >>> x = np.ones((2, 4), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 4)
         >>> layer.rate = 0.0
         >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))

@@ -60,7 +60,7 @@ class ScheduledGaussianNoise(
     Examples:
         >>> layer = kerasdrop.ScheduledGaussianNoise(0.1, seed=0)
         >>> x = np.ones((2, 4), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 4)
         >>> layer.stddev = 0.0
         >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))

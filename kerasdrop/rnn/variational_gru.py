@@ -64,7 +64,7 @@ class VariationalGRU(WrappedCellRNN):
         >>> layer = kerasdrop.VariationalGRU(
         ...     4, input_rate=0.2, recurrent_rate=0.2
         ... )
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 4)
     """
 

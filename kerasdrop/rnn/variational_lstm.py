@@ -65,7 +65,7 @@ class VariationalLSTM(WrappedCellRNN):
         >>> layer = kerasdrop.VariationalLSTM(
         ...     4, input_rate=0.2, recurrent_rate=0.2
         ... )
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 4)
         >>> sorted(layer.dropout_rates)
         ['input_rate', 'recurrent_rate']
