@@ -97,7 +97,7 @@ def concrete_dropout(inputs, rate_logit, temperature, seed):
     noise_logit = ops.log(noise + _EPSILON) - ops.log(1.0 - noise + _EPSILON)
     drop = ops.sigmoid((rate_logit + noise_logit) / temperature)
     mask = (1.0 - drop) / (1.0 - ops.sigmoid(rate_logit))
-    return inputs * ops.cast(mask, inputs.dtype)
+    return ops.multiply(inputs, ops.cast(mask, inputs.dtype))
 
 
 def _logit(probability):

@@ -190,7 +190,7 @@ def drop_block_2d(inputs, rate, block_size, seed, data_format=None):
         keep = ops.transpose(keep, (0, 3, 1, 2))
     count = ops.cast(ops.size(keep), "float32")
     scale = ops.divide_no_nan(count, ops.sum(keep))
-    return inputs * ops.cast(keep * scale, inputs.dtype)
+    return ops.multiply(inputs, ops.cast(keep * scale, inputs.dtype))
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")

@@ -47,7 +47,7 @@ def alpha_dropout(inputs, rate, noise_shape=None, seed=None):
     variance = (1.0 - rate) * (1.0 + rate * _SATURATION**2)
     a = ops.divide_no_nan(1.0, ops.sqrt(variance))
     b = -a * _SATURATION * rate
-    x = inputs * kept + _SATURATION * (1 - kept)
+    x = ops.multiply(inputs, kept) + _SATURATION * (1 - kept)
     return ops.cast(a, inputs.dtype) * x + ops.cast(b, inputs.dtype)
 
 

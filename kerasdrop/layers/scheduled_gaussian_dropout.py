@@ -32,7 +32,7 @@ def gaussian_dropout(inputs, rate, seed):
     stddev = ops.sqrt(ops.divide_no_nan(rate, 1.0 - rate))
     noise = keras.random.normal(ops.shape(inputs), seed=seed, dtype="float32")
     factor = ops.where(ops.less(rate, 1.0), 1.0 + stddev * noise, 0.0)
-    return inputs * ops.cast(factor, inputs.dtype)
+    return ops.multiply(inputs, ops.cast(factor, inputs.dtype))
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")

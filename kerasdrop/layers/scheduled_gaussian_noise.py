@@ -23,7 +23,7 @@ def gaussian_noise(inputs, stddev, seed):
     """
     noise = keras.random.normal(ops.shape(inputs), seed=seed, dtype="float32")
     noise = ops.cast(stddev, "float32") * noise
-    return inputs + ops.cast(noise, inputs.dtype)
+    return ops.add(inputs, ops.cast(noise, inputs.dtype))
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
