@@ -256,6 +256,21 @@ def unlocked_state(layer):
             tracker.lock()
 
 
+def attribute_values(layer):
+    """The values of the instance attributes of `layer`, sublayers included.
+
+    On torch, a Keras layer is a `torch.nn.Module`, and a sublayer assigned
+    to an attribute is kept in the module's registry of children (what
+    `named_children()` lists), not in the instance `__dict__`.
+    """
+    import keras
+
+    values = list(vars(layer).values())
+    if keras.backend.backend() == "torch":
+        values.extend(child for _, child in layer.named_children())
+    return values
+
+
 def replace_sublayer(parent, attribute, old, new):
     """Replaces the sublayer `old` held in `parent.<attribute>` by `new`.
 
@@ -266,6 +281,11 @@ def replace_sublayer(parent, attribute, old, new):
     """
     parent._tracker.replace_tracked_value("layers", old, new)
     object.__setattr__(parent, attribute, new)
+    # On torch, also in the registry of child modules (see
+    # `attribute_values`), which torch's own walks read.
+    children = vars(parent).get("_modules")
+    if children is not None and children.get(attribute) is old:
+        children[attribute] = new
 
 
 _COMPILED_FUNCTIONS = ("train_function", "test_function", "predict_function")

@@ -217,6 +217,23 @@ def test_replace_sublayer_moves_tracking_to_the_new_layer():
     assert rnn.cell is new
     assert _compat.child_layers(rnn) == [new]
     assert {id(v) for v in rnn.weights} == {id(v) for v in new.weights}
+    values = _compat.attribute_values(rnn)
+    assert any(value is new for value in values)
+    assert not any(value is old for value in values)
+
+
+def test_attribute_values_hold_sublayers_but_not_list_items():
+    class Block(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.attention = keras.layers.Dense(2)
+            self.items = [keras.layers.Dense(3)]
+
+    block = Block()
+    values = _compat.attribute_values(block)
+    # On torch the attribute is in the module's children, not `vars`.
+    assert any(value is block.attention for value in values)
+    assert not any(value is block.items[0] for value in values)
 
 
 def test_reset_compiled_functions_makes_fit_trace_again():

@@ -100,7 +100,7 @@ class ScheduledMultiHeadAttention(
     @property
     def dropout_rates(self):
         """Dict from `"dropout"` to the rate variable (once built)."""
-        layer = self.__dict__.get("_dropout_layer")
+        layer = getattr(self, "_dropout_layer", None)
         rates = getattr(layer, "dropout_rates", None)
         if not rates:
             return {}
