@@ -303,6 +303,30 @@ def test_rnn_loop_feeds_nested_inputs_step_by_step(go_backwards):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(states[0]), total)
 
 
+@pytest.mark.parametrize("layer_class", [keras.layers.LSTM, keras.layers.GRU])
+def test_keras_rnn_kernel_runs_what_the_keras_layer_runs(layer_class):
+    layer = layer_class(4, return_sequences=True)
+    x = keras.ops.convert_to_tensor(
+        np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    )
+    expected = keras.ops.convert_to_numpy(layer(x))
+    state = layer.get_initial_state(2)
+    outputs = _compat.keras_rnn_kernel(layer, layer.cell, x, state, None)
+    if keras.backend.backend() == "torch":
+        # Torch's kernel also runs on a CPU (a loop of its own).
+        assert outputs is not None
+    if outputs is not None:  # None: Keras also runs the generic loop here.
+        last, sequences, _ = outputs
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(sequences), expected
+        )
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(last), expected[:, -1]
+        )
+    layer.use_cudnn = False
+    assert _compat.keras_rnn_kernel(layer, layer.cell, x, state, None) is None
+
+
 @pytest.mark.parametrize("fallback", [False, True])
 def test_random_uint16_pairs_are_independent_uniform_16_bit_integers(
     fallback, monkeypatch
