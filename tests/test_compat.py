@@ -282,12 +282,16 @@ def test_rnn_loop_feeds_nested_inputs_step_by_step(go_backwards):
         total = states[0] + keras.ops.where(flag_t, x_t, 0.0)
         return total, [total]
 
+    # Tensors, as a layer's loop gets them (torch's loop takes no arrays).
+    tensors = keras.tree.map_structure(
+        keras.ops.convert_to_tensor, ((x, [flags]), mask)
+    )
     last, outputs, states = _compat.rnn_loop(
         step,
-        (x, [flags]),
+        tensors[0],
         [keras.ops.zeros((2, 2))],
         go_backwards=go_backwards,
-        mask=mask,
+        mask=tensors[1],
         input_length=3,
         return_all_outputs=True,
     )
@@ -337,7 +341,8 @@ def test_random_uint16_pairs_are_independent_uniform_16_bit_integers(
     seed_generator = keras.random.SeedGenerator(7)
     halves = _compat.random_uint16_pairs((512, 256), seed_generator)
     dtypes = {keras.backend.standardize_dtype(half.dtype) for half in halves}
-    assert dtypes == ({"int32"} if fallback else {"uint32"})
+    words = not fallback and keras.backend.backend() in ("tensorflow", "jax")
+    assert dtypes == ({"uint32"} if words else {"int32"})
     low, high = (
         keras.ops.convert_to_numpy(half).astype("int64") for half in halves
     )
