@@ -128,8 +128,6 @@ def test_keys_are_valid_summary_names():
 def test_tensorboard_records_the_keys(tmp_path):
     pytest.importorskip("tensorboard")
     tf = pytest.importorskip("tensorflow")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("reads TensorFlow event files")
     model = _model()
     x, y = _data()
     callbacks = [

@@ -434,8 +434,6 @@ def test_mid_epoch_resume_follows_the_optimizer_steps(tmp_path):
 def test_tensorboard_placed_before_the_scheduler_records_the_rates(tmp_path):
     pytest.importorskip("tensorboard")
     tf = pytest.importorskip("tensorflow")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("reads TensorFlow event files")
     model, _ = probe(0.0)
     fit(
         model,
