@@ -280,6 +280,24 @@ def test_bare_cell_in_keras_rnn_is_scheduled_inside_the_step():
     assert cell.recurrent_rate == pytest.approx(0.03)
 
 
+def test_one_schedule_for_several_rates_is_computed_once_per_step():
+    class CountedLinear(kerasdrop.schedules.Linear):
+        calls = 0
+
+        def graph_value(self, step):
+            CountedLinear.calls += 1
+            return super().graph_value(step)
+
+    model = small_model()
+    schedule = CountedLinear(0.0, 0.7, duration=7)
+    history = fit(model, [DropoutScheduler(schedule, unit="batch")], epochs=2)
+    assert history.history["drop_a/rate"] == pytest.approx([0.3, 0.7])
+    assert history.history["drop_b/rate"] == pytest.approx([0.3, 0.7])
+    # Both rates share it: once per eager step (torch), else once per
+    # trace of the one scheduled step.
+    assert CountedLinear.calls == (8 if EAGER_STEPS else 1)
+
+
 def test_batch_unit_counts_optimizer_iterations():
     steps = []
 
