@@ -10,9 +10,12 @@ compile and so assigns from Python before every batch. Each variant is its
 own model (built the same way, from the same seed), so the ratios compare
 the callback with no callback. Prints median epoch times and their ratios.
 Goals: ScheduledDropout <= 1.02x Keras's Dropout; the per-batch scheduler
-<= 1.03x no callback.
+<= 1.03x no callback. On PyTorch, whose train step runs eagerly, it also
+times the scheduler's own work inside the step alone (computing and
+assigning the rates), which there every step pays in Python.
 
     python benchmarks/bench_scheduled_dropout.py
+    KERAS_BACKEND=torch python benchmarks/bench_scheduled_dropout.py
 """
 
 import argparse
@@ -32,6 +35,8 @@ import keras
 import numpy as np
 
 import kerasdrop
+from kerasdrop.callbacks import _train_step
+from kerasdrop.models.walk import rate_holders
 
 
 def build_mlp(dropout_factory, input_dim, width, seed):
@@ -62,6 +67,29 @@ def time_scheduler_hooks(model, schedule, num_batches=2000):
         scheduler.on_train_batch_begin(batch)
         scheduler.on_train_batch_end(batch, {})
     return 1000 * (time.perf_counter() - start) / num_batches
+
+
+def time_in_step_rates(model, schedule, num_steps=2000):
+    """Milliseconds per step of the scheduler's work inside the train step.
+
+    The per-batch wrapper of the train step computes every rate from the
+    optimizer's count of steps and assigns it, then runs the model's own
+    step; here that step does nothing, so only the wrapper's work is timed.
+    Eager, as on torch; on TensorFlow and JAX the same work is compiled
+    into the step.
+    """
+    model.optimizer.build(model.trainable_variables)
+    targets = [
+        _train_step.Target(f"{holder.key}/{name}", variable, schedule, 1.0)
+        for holder in rate_holders(model)
+        for name, variable in holder.rates.items()
+    ]
+    step = _train_step._wrap_train_step(model, lambda data: {}, targets)
+    step(None)  # Warm-up.
+    start = time.perf_counter()
+    for _ in range(num_steps):
+        step(None)
+    return 1000 * (time.perf_counter() - start) / num_steps
 
 
 def parse_args(argv):
@@ -165,16 +193,21 @@ def main(argv=None):
             f"rates = {hook_ms[name] / step_ms:.1%} of the median step "
             f"({step_ms:.2f} ms)."
         )
-    write_results(
-        args.output,
-        {
-            "layer": layer_rows,
-            "callback": callback_rows,
-            "hook_ms_per_batch": hook_ms,
-            "step_ms": step_ms,
-        },
-        vars(args),
-    )
+    results = {
+        "layer": layer_rows,
+        "callback": callback_rows,
+        "hook_ms_per_batch": hook_ms,
+        "step_ms": step_ms,
+    }
+    if keras.backend.backend() == "torch":
+        in_step_ms = time_in_step_rates(ours(), schedule)
+        print(
+            f"\nIn the train step alone, {scheduled}: {in_step_ms:.3f} ms "
+            f"per step for 2 rates = {in_step_ms / step_ms:.1%} of the "
+            f"median step ({step_ms:.2f} ms); torch runs it eagerly."
+        )
+        results["in_step_ms_per_batch"] = in_step_ms
+    write_results(args.output, results, vars(args))
     return layer_rows, callback_rows
 
 

@@ -419,8 +419,11 @@ class SideBySide:
         self.model.compile(
             optimizer=optimizer(),
             loss={v: "sparse_categorical_crossentropy" for v in self.variants},
-            # One compiled call per epoch: no Python between batches.
-            steps_per_execution=steps,
+            # One compiled call per epoch: no Python between batches (torch
+            # runs its steps eagerly, one per call, and takes only 1).
+            steps_per_execution=(
+                1 if keras.backend.backend() == "torch" else steps
+            ),
         )
         self.model.optimizer.build(self.model.trainable_variables)
         # Iteration 0, the learning rate, and zero moment estimates.

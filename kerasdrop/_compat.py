@@ -256,6 +256,21 @@ def unlocked_state(layer):
             tracker.lock()
 
 
+def attribute_values(layer):
+    """The values of the instance attributes of `layer`, sublayers included.
+
+    On torch, a Keras layer is a `torch.nn.Module`, and a sublayer assigned
+    to an attribute is kept in the module's registry of children (what
+    `named_children()` lists), not in the instance `__dict__`.
+    """
+    import keras
+
+    values = list(vars(layer).values())
+    if keras.backend.backend() == "torch":
+        values.extend(child for _, child in layer.named_children())
+    return values
+
+
 def replace_sublayer(parent, attribute, old, new):
     """Replaces the sublayer `old` held in `parent.<attribute>` by `new`.
 
@@ -266,6 +281,11 @@ def replace_sublayer(parent, attribute, old, new):
     """
     parent._tracker.replace_tracked_value("layers", old, new)
     object.__setattr__(parent, attribute, new)
+    # On torch, also in the registry of child modules (see
+    # `attribute_values`), which torch's own walks read.
+    children = vars(parent).get("_modules")
+    if children is not None and children.get(attribute) is old:
+        children[attribute] = new
 
 
 _COMPILED_FUNCTIONS = ("train_function", "test_function", "predict_function")
@@ -368,6 +388,58 @@ def random_uint16_pairs(shape, seed):
         keras.random.randint(shape, 0, 2**16, dtype="int32", seed=seed)
         for _ in range(2)
     )
+
+
+def keras_rnn_kernel(layer, cell, sequences, initial_state, mask):
+    """Runs Keras's own LSTM or GRU kernel for `layer`, or returns None.
+
+    `keras.layers.LSTM` and `GRU` hand their time loop to the backend's
+    fused kernel (the private `keras.src.backend.lstm` and `gru`) where it
+    has one for the layer's configuration: cuDNN on a GPU, and on torch's
+    CPU a loop over input projections computed in one product. Elsewhere
+    the kernel raises `NotImplementedError` and Keras runs its generic loop
+    over the cell's step; so does this (it returns None). `cell` is the
+    `LSTMCell` or `GRUCell` whose weights the kernel reads; `layer` gives
+    the `keras.layers.RNN` arguments, and its `use_cudnn=False` (from a
+    converted Keras layer) keeps the generic loop. As in Keras, a model
+    that runs cuDNN on TensorFlow is not compiled with XLA.
+    """
+    import keras
+    from keras.src import backend
+
+    if getattr(layer, "use_cudnn", "auto") not in ("auto", True):
+        return None
+    if keras.tree.is_nested(mask):
+        mask = mask[0]
+    arguments = dict(
+        kernel=cell.kernel,
+        recurrent_kernel=cell.recurrent_kernel,
+        bias=cell.bias,
+        activation=cell.activation,
+        recurrent_activation=cell.recurrent_activation,
+        return_sequences=layer.return_sequences,
+        go_backwards=layer.go_backwards,
+        unroll=layer.unroll,
+    )
+    try:
+        if isinstance(cell, keras.layers.LSTMCell):
+            h, c = initial_state
+            outputs = backend.lstm(sequences, h, c, mask, **arguments)
+        else:
+            if keras.tree.is_nested(initial_state):
+                initial_state = initial_state[0]
+            outputs = backend.gru(
+                sequences,
+                initial_state,
+                mask,
+                reset_after=cell.reset_after,
+                **arguments,
+            )
+    except NotImplementedError:
+        return None
+    if keras.backend.backend() == "tensorflow":
+        layer.supports_jit = False
+    return outputs
 
 
 def draws_masks_in_loop():

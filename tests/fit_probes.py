@@ -10,6 +10,12 @@ traced, which shows whether a rate change forced a retrace.
 import keras
 from keras import ops
 
+# Keras's torch trainer runs the train, test and predict steps eagerly
+# (unless `jit_compile=True`): a layer's `call` runs at every step and reads
+# the rate variables there, and nothing is traced, so there is no trace to
+# count. Tests that count traces check one call per step there instead.
+EAGER_STEPS = keras.backend.backend() == "torch"
+
 
 class ZeroFraction(keras.layers.Layer):
     """Fraction of exact zeros per sample; counts its traces."""
@@ -46,7 +52,12 @@ def zero_fraction_model(dropout_layer, units=4000, with_weights=False):
 
 
 class TraceCounts(keras.callbacks.Callback):
-    """Records the probe's trace count at the end of every epoch."""
+    """Records the probe's trace count at the end of every epoch.
+
+    With `EAGER_STEPS`, where the probe's `call` runs at every step,
+    `calls_per_epoch()` gives how often it ran in each epoch after the
+    first, to compare with the epoch's steps.
+    """
 
     def __init__(self, probe):
         super().__init__()
@@ -55,6 +66,9 @@ class TraceCounts(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.counts.append(self.probe.num_traces)
+
+    def calls_per_epoch(self):
+        return [b - a for a, b in zip(self.counts, self.counts[1:])]
 
 
 def record_zero_fraction(layer):

@@ -1,4 +1,4 @@
-"""The interleaved timing that every benchmark in benchmarks/ shares."""
+"""The interleaved timing every benchmark shares, and a tiny benchmark run."""
 
 import collections
 
@@ -40,3 +40,24 @@ def test_each_variant_takes_each_position_equally_often(monkeypatch):
     )
     assert set(positions.values()) == {2}
     assert len(positions) == 9
+
+
+def test_scheduled_dropout_benchmark_runs_on_this_backend(tmp_path, capsys):
+    # A tiny run: every variant, the per-batch scheduler included, trains
+    # and is timed (on torch, the wrapper kept as the model's train_step).
+    bench = load_benchmark("bench_scheduled_dropout")
+    output = tmp_path / "scheduled_dropout.json"
+    layer_rows, callback_rows = bench.main(
+        ["--rows", "64", "--batch-size", "32", "--input-dim", "8"]
+        + ["--width", "8", "--rounds", "1", "--output", str(output)]
+    )
+    assert [row["variant"] for row in layer_rows] == [
+        "keras.layers.Dropout",
+        "ScheduledDropout",
+    ]
+    assert len(callback_rows) == 3
+    assert all(row["median_s"] > 0 for row in layer_rows + callback_rows)
+    assert output.exists()
+    assert "DropoutScheduler(unit='batch') vs no callback" in (
+        capsys.readouterr().out
+    )

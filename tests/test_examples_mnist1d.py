@@ -27,9 +27,10 @@ FIGURES = (
 )
 VERDICTS = set(kerasdrop.experiments.VERDICTS)
 end_to_end = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow"
+    keras.backend.backend() == "jax"
     and not os.environ.get("KERASDROP_EXAMPLES_ALL_BACKENDS"),
-    reason="end-to-end example runs use the TensorFlow backend in CI",
+    reason="end-to-end example runs use the TensorFlow and PyTorch "
+    "backends in CI",
 )
 
 

@@ -1,5 +1,7 @@
 """Shared helpers that read and split the graph of a Functional model."""
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -206,7 +208,8 @@ def compile_inference(model, example):
     of `model.stateless_call` given the variables' current values (read
     from the variables at each call, so a callback that reaches the
     variables through `Callback.model` sees the trained weights). Other
-    backends use `predict_on_batch`.
+    backends call `model` eagerly (on torch without recording gradients,
+    as Keras's `predict` does); `model` may be a layer, not only a model.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -253,7 +256,22 @@ def compile_inference(model, example):
             return keras.tree.map_structure(np.asarray, outputs)
 
         return run
-    return model.predict_on_batch
+
+    def run(x):
+        with _no_gradients():
+            outputs = model(x, training=False)
+        return keras.tree.map_structure(ops.convert_to_numpy, outputs)
+
+    return run
+
+
+def _no_gradients():
+    """On torch, `torch.no_grad()`; elsewhere a context that does nothing."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 
 def count_rows(x, name="x"):

@@ -509,13 +509,14 @@ def mc_predict(
     `keras.models.clone_model`, reusing its layers, so the weights are
     shared and training continues to show). The input is repeated
     `num_samples` times (all rows for the first sample, then for the
-    second, ...) and goes through the model `batch_size` rows
-    at a time, in one compiled call per batch (traced once per model, and
-    again after Keras's own float rates change): each batch is built from `x` when it is needed, and only the
-    running mean and spread of the outputs are kept, so memory is bounded
-    by `batch_size` rows whatever `num_samples` is (unless
-    `return_samples=True`, which keeps every output). `summary` adds the
-    uncertainty measures, computed on the way without keeping the samples.
+    second, ...) and goes through the model `batch_size` rows at a time,
+    in one compiled call per batch (traced once per model, and again after
+    Keras's own float rates change): each batch is built from `x` when it
+    is needed, and only the running mean and spread of the outputs are
+    kept, so memory is bounded by `batch_size` rows whatever `num_samples`
+    is (unless `return_samples=True`, which keeps every output).
+    `summary` adds the uncertainty measures, computed on the way without
+    keeping the samples.
     This needs a Functional or Sequential model with a single output; a
     model with several outputs or a subclassed model raises a
     `ValueError` (for several outputs, sample

@@ -97,7 +97,7 @@ def concrete_dropout(inputs, rate_logit, temperature, seed):
     noise_logit = ops.log(noise + _EPSILON) - ops.log(1.0 - noise + _EPSILON)
     drop = ops.sigmoid((rate_logit + noise_logit) / temperature)
     mask = (1.0 - drop) / (1.0 - ops.sigmoid(rate_logit))
-    return inputs * ops.cast(mask, inputs.dtype)
+    return ops.multiply(inputs, ops.cast(mask, inputs.dtype))
 
 
 def _logit(probability):
@@ -190,7 +190,7 @@ class ConcreteDropout(SamplingSwitch, keras.layers.Wrapper):
         ...     init_min=0.2, init_max=0.2, seed=0,
         ... )
         >>> y = layer(np.ones((4, 5)), training=True)
-        >>> print(y.shape)
+        >>> print(keras.ops.shape(y))
         (4, 3)
         >>> round(layer.rate, 4)
         0.2

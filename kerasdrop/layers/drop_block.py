@@ -216,7 +216,7 @@ def drop_block_2d(
         keep = ops.transpose(keep, (0, 3, 1, 2))
     count = ops.cast(ops.size(keep), "float32")
     scale = ops.divide_no_nan(count, ops.sum(keep))
-    return inputs * ops.cast(keep * scale, inputs.dtype)
+    return ops.multiply(inputs, ops.cast(keep * scale, inputs.dtype))
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
@@ -286,10 +286,10 @@ class DropBlock2D(RateMixin, keras.layers.Layer):
         >>> # Kept units are scaled by the inverse of the kept fraction.
         >>> bool(np.allclose(y.mean(), 1.0))
         True
-        >>> bool(np.all(layer(x) == x))  # inference: the input
+        >>> bool(keras.ops.all(layer(x) == x))  # inference: the input
         True
         >>> layer.rate = 0.0
-        >>> bool(np.all(layer(x, training=True) == x))
+        >>> bool(keras.ops.all(layer(x, training=True) == x))
         True
     """
 

@@ -95,7 +95,7 @@ class DropPath(ScheduledDropout):
             self.seed_generator,
             dtype=inputs.dtype,
         )
-        return inputs * mask
+        return ops.multiply(inputs, mask)
 
     def get_config(self):
         config = super().get_config()

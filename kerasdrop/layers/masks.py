@@ -128,7 +128,9 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         0.0
     """
     shape = concrete_noise_shape(inputs, noise_shape)
-    return inputs * dropout_mask(shape, rate, seed, dtype=inputs.dtype)
+    # ops.multiply, not `*`: NumPy's `*` does not defer to a torch tensor.
+    mask = dropout_mask(shape, rate, seed, dtype=inputs.dtype)
+    return ops.multiply(inputs, mask)
 
 
 def validate_noise_shape(noise_shape):

@@ -47,7 +47,7 @@ def alpha_dropout(inputs, rate, noise_shape=None, seed=None):
     variance = (1.0 - rate) * (1.0 + rate * _SATURATION**2)
     a = ops.divide_no_nan(1.0, ops.sqrt(variance))
     b = -a * _SATURATION * rate
-    x = inputs * kept + _SATURATION * (1 - kept)
+    x = ops.multiply(inputs, kept) + _SATURATION * (1 - kept)
     return ops.cast(a, inputs.dtype) * x + ops.cast(b, inputs.dtype)
 
 
@@ -88,7 +88,7 @@ class ScheduledAlphaDropout(RebuiltByOwnerState, RateMixin, keras.layers.Layer):
     Examples:
         >>> layer = kerasdrop.ScheduledAlphaDropout(0.1, seed=0)
         >>> x = np.ones((2, 4), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 4)
         >>> layer.rate = 0.0
         >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))

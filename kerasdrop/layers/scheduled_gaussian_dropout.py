@@ -32,7 +32,7 @@ def gaussian_dropout(inputs, rate, seed):
     stddev = ops.sqrt(ops.divide_no_nan(rate, 1.0 - rate))
     noise = keras.random.normal(ops.shape(inputs), seed=seed, dtype="float32")
     factor = ops.where(ops.less(rate, 1.0), 1.0 + stddev * noise, 0.0)
-    return inputs * ops.cast(factor, inputs.dtype)
+    return ops.multiply(inputs, ops.cast(factor, inputs.dtype))
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
@@ -75,7 +75,7 @@ class ScheduledGaussianDropout(
     Examples:
         >>> layer = kerasdrop.ScheduledGaussianDropout(0.2, seed=0)
         >>> x = np.ones((2, 4), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 4)
         >>> layer.rate = 0.0
         >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))

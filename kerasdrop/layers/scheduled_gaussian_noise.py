@@ -23,7 +23,7 @@ def gaussian_noise(inputs, stddev, seed):
     """
     noise = keras.random.normal(ops.shape(inputs), seed=seed, dtype="float32")
     noise = ops.cast(stddev, "float32") * noise
-    return inputs + ops.cast(noise, inputs.dtype)
+    return ops.add(inputs, ops.cast(noise, inputs.dtype))
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
@@ -60,7 +60,7 @@ class ScheduledGaussianNoise(
     Examples:
         >>> layer = kerasdrop.ScheduledGaussianNoise(0.1, seed=0)
         >>> x = np.ones((2, 4), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 4)
         >>> layer.stddev = 0.0
         >>> print(keras.ops.convert_to_numpy(layer(x, training=True)))

@@ -68,7 +68,7 @@ class ScheduledMultiHeadAttention(
         ...     num_heads=2, key_dim=4, dropout=0.1, seed=0
         ... )
         >>> x = np.ones((2, 5, 8), dtype="float32")
-        >>> print(layer(x, training=True).shape)
+        >>> print(keras.ops.shape(layer(x, training=True)))
         (2, 5, 8)
         >>> layer.dropout = 0.3
         >>> layer.dropout
@@ -100,7 +100,7 @@ class ScheduledMultiHeadAttention(
     @property
     def dropout_rates(self):
         """Dict from `"dropout"` to the rate variable (once built)."""
-        layer = self.__dict__.get("_dropout_layer")
+        layer = getattr(self, "_dropout_layer", None)
         rates = getattr(layer, "dropout_rates", None)
         if not rates:
             return {}

@@ -77,7 +77,8 @@ class ScheduledSpatialDropout1D(_ScheduledSpatialDropout):
 
     Examples:
         >>> layer = kerasdrop.ScheduledSpatialDropout1D(0.5, seed=0)
-        >>> print(layer(keras.ops.ones((2, 5, 3)), training=True).shape)
+        >>> y = layer(keras.ops.ones((2, 5, 3)), training=True)
+        >>> print(keras.ops.shape(y))
         (2, 5, 3)
     """
 
@@ -114,7 +115,8 @@ class ScheduledSpatialDropout2D(_ScheduledSpatialDropout):
 
     Examples:
         >>> layer = kerasdrop.ScheduledSpatialDropout2D(0.5, seed=0)
-        >>> print(layer(keras.ops.ones((2, 4, 4, 3)), training=True).shape)
+        >>> y = layer(keras.ops.ones((2, 4, 4, 3)), training=True)
+        >>> print(keras.ops.shape(y))
         (2, 4, 4, 3)
     """
 
@@ -151,7 +153,8 @@ class ScheduledSpatialDropout3D(_ScheduledSpatialDropout):
 
     Examples:
         >>> layer = kerasdrop.ScheduledSpatialDropout3D(0.5, seed=0)
-        >>> print(layer(keras.ops.ones((2, 3, 3, 3, 4)), training=True).shape)
+        >>> y = layer(keras.ops.ones((2, 3, 3, 3, 4)), training=True)
+        >>> print(keras.ops.shape(y))
         (2, 3, 3, 3, 4)
     """
 

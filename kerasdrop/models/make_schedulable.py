@@ -68,7 +68,9 @@ def _saved_by_class(item):
     return (
         _compat.is_functional(parent)
         or isinstance(parent, keras.Sequential)
-        or not any(value is item.layer for value in vars(parent).values())
+        or not any(
+            value is item.layer for value in _compat.attribute_values(parent)
+        )
     )
 
 

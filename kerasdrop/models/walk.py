@@ -334,7 +334,7 @@ class UnschedulableDropout(
 
 def attention_dropout(layer):
     """The inner dropout layer of a Keras attention layer, or None."""
-    return layer.__dict__.get("_dropout_layer")
+    return getattr(layer, "_dropout_layer", None)
 
 
 def fixed_rates(layer):

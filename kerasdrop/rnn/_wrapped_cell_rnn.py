@@ -135,6 +135,28 @@ class WrappedCellRNN(SamplingSwitch, keras.layers.RNN):
         return cls(**config)
 
 
+class VariationalRNN(WrappedCellRNN):
+    """Base class of the variational LSTM and GRU: at inference, Keras's.
+
+    Without dropout the layer is a plain LSTM or GRU, and runs what
+    `keras.layers.LSTM` or `GRU` runs (`_compat.keras_rnn_kernel`): the
+    backend's fused kernel where Keras uses one, else the generic loop. So
+    a Keras layer converted by `make_schedulable` keeps its inference
+    outputs to the bit on every backend.
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not training:
+            outputs = _compat.keras_rnn_kernel(
+                self, self.cell.cell, sequences, initial_state, mask
+            )
+            if outputs is not None:
+                return outputs
+        return super().inner_loop(
+            sequences, initial_state, mask, training=training
+        )
+
+
 class ZoneoutRNN(WrappedCellRNN):
     """Base class of the zoneout layers: masks drawn outside the recurrence.
 

@@ -65,7 +65,7 @@ class VariationalDropoutCell(CellWrapper):
         ...     keras.layers.LSTMCell(4), input_rate=0.2, recurrent_rate=0.2
         ... )
         >>> layer = keras.layers.RNN(cell, return_sequences=True)
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 5, 4)
     """
 

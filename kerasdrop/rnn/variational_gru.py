@@ -7,12 +7,12 @@ Dropout in Recurrent Neural Networks".
 import keras
 
 from kerasdrop.rnn._wrapped_cell_rnn import CellRate
-from kerasdrop.rnn._wrapped_cell_rnn import WrappedCellRNN
+from kerasdrop.rnn._wrapped_cell_rnn import VariationalRNN
 from kerasdrop.rnn.variational_dropout_cell import VariationalDropoutCell
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class VariationalGRU(WrappedCellRNN):
+class VariationalGRU(VariationalRNN):
     """Gated Recurrent Unit layer with variational (per-sequence) dropout.
 
     `keras.layers.RNN(kerasdrop.VariationalDropoutCell(GRUCell(units)))`,
@@ -64,7 +64,7 @@ class VariationalGRU(WrappedCellRNN):
         >>> layer = kerasdrop.VariationalGRU(
         ...     4, input_rate=0.2, recurrent_rate=0.2
         ... )
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 4)
     """
 

@@ -7,12 +7,12 @@ Dropout in Recurrent Neural Networks".
 import keras
 
 from kerasdrop.rnn._wrapped_cell_rnn import CellRate
-from kerasdrop.rnn._wrapped_cell_rnn import WrappedCellRNN
+from kerasdrop.rnn._wrapped_cell_rnn import VariationalRNN
 from kerasdrop.rnn.variational_dropout_cell import VariationalDropoutCell
 
 
 @keras.saving.register_keras_serializable(package="kerasdrop")
-class VariationalLSTM(WrappedCellRNN):
+class VariationalLSTM(VariationalRNN):
     """Long Short-Term Memory layer with variational (per-sequence) dropout.
 
     `keras.layers.RNN(kerasdrop.VariationalDropoutCell(LSTMCell(units)))`,
@@ -65,7 +65,7 @@ class VariationalLSTM(WrappedCellRNN):
         >>> layer = kerasdrop.VariationalLSTM(
         ...     4, input_rate=0.2, recurrent_rate=0.2
         ... )
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 4)
         >>> sorted(layer.dropout_rates)
         ['input_rate', 'recurrent_rate']

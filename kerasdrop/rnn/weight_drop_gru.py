@@ -51,6 +51,6 @@ class WeightDropGRU(WeightDropRNN, keras.layers.GRU):
 
     Examples:
         >>> layer = kerasdrop.WeightDropGRU(4, rate=0.5, return_sequences=True)
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 5, 4)
     """

@@ -58,7 +58,7 @@ class WeightDropLSTM(WeightDropRNN, keras.layers.LSTM):
 
     Examples:
         >>> layer = kerasdrop.WeightDropLSTM(4, rate=0.5)
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 4)
         >>> tuple(w.shape for w in layer.get_weights())  # As keras.layers.LSTM.
         ((3, 16), (4, 16), (16,))

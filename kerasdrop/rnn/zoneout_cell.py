@@ -102,7 +102,7 @@ class ZoneoutCell(CellWrapper):
         ...     keras.layers.LSTMCell(4), cell_rate=0.5, hidden_rate=0.05
         ... )
         >>> layer = keras.layers.RNN(cell, return_sequences=True)
-        >>> print(layer(np.ones((2, 5, 3))).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)))))
         (2, 5, 4)
         >>> gru_cell = kerasdrop.ZoneoutCell(keras.layers.GRUCell(4), rate=0.1)
         >>> sorted(gru_cell.dropout_rates)

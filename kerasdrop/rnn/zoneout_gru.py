@@ -58,7 +58,7 @@ class ZoneoutGRU(ZoneoutRNN):
 
     Examples:
         >>> layer = kerasdrop.ZoneoutGRU(4, rate=0.1, return_sequences=True)
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 5, 4)
     """
 

@@ -65,7 +65,7 @@ class ZoneoutLSTM(ZoneoutRNN):
 
     Examples:
         >>> layer = kerasdrop.ZoneoutLSTM(4, cell_rate=0.5, hidden_rate=0.05)
-        >>> print(layer(np.ones((2, 5, 3)), training=True).shape)
+        >>> print(keras.ops.shape(layer(np.ones((2, 5, 3)), training=True)))
         (2, 4)
         >>> layer.cell_rate = 0.3
         >>> sorted(layer.dropout_rates)

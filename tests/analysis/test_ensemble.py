@@ -8,6 +8,7 @@ from keras import ops
 import kerasdrop
 from kerasdrop.analysis import ensemble
 from kerasdrop.layers.rates import sampling
+from tests.warning_checks import no_warnings
 
 
 def _numpy(x):
@@ -320,8 +321,7 @@ def test_mc_predict_at_rate_zero_warns_naming_the_layers():
         result = kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), 5)
     np.testing.assert_array_equal(result["std"], 0.0)
     model.get_layer("first").rate = 0.2
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with no_warnings():
         kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), 5)
 
 
@@ -394,8 +394,7 @@ def test_rate_argument_sets_rates_for_the_pass_only(rate, expected):
     with pytest.warns(UserWarning, match="is 0"):  # Put back: all 0.
         kerasdrop.analysis.mc_predict(model, x, 4)
     assert spy.last_seen() == dict.fromkeys(during, 0.0)
-    with warnings.catch_warnings():  # No warning for rates asked for.
-        warnings.simplefilter("error")
+    with no_warnings():  # No warning for rates asked for.
         kerasdrop.analysis.mc_predict(model, x, 4, rate=0.0)
 
 
@@ -690,8 +689,7 @@ def test_mc_predict_does_not_warn_for_kerasdrop_dropout():
             keras.layers.Dense(2),
         ]
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with no_warnings():
         kerasdrop.analysis.mc_predict(model, np.ones((3, 4)), num_samples=2)
 
 

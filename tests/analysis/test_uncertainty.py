@@ -1,5 +1,4 @@
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -12,6 +11,7 @@ from kerasdrop.analysis import expected_entropy
 from kerasdrop.analysis import mutual_information
 from kerasdrop.analysis import predictive_entropy
 from kerasdrop.analysis import reliability_diagram
+from tests.warning_checks import no_warnings
 
 
 def _softmax_samples(num_samples, rows, classes, seed=0):
@@ -248,8 +248,7 @@ def test_labels_as_whole_floats_and_one_hot_rows_are_accepted():
 def test_empty_inputs_raise(call, fragments):
     # Were NaN with NumPy warnings, 0.0 (a "perfect" calibration of no
     # rows) or NumPy's own error.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with no_warnings():
         with pytest.raises(ValueError) as info:
             call()
     for fragment in fragments:

@@ -2,7 +2,6 @@ import csv
 import math
 import os
 import re
-import warnings
 
 import keras
 import numpy as np
@@ -14,6 +13,7 @@ from kerasdrop.analysis import coadaptation
 from kerasdrop.callbacks import CoAdaptationMonitor
 from kerasdrop.layers.rates import recording
 from kerasdrop.models.walk import rate_holders
+from tests.warning_checks import no_warnings
 
 
 def _model():
@@ -128,8 +128,6 @@ def test_keys_are_valid_summary_names():
 def test_tensorboard_records_the_keys(tmp_path):
     pytest.importorskip("tensorboard")
     tf = pytest.importorskip("tensorflow")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("reads TensorFlow event files")
     model = _model()
     x, y = _data()
     callbacks = [
@@ -634,8 +632,7 @@ def test_plain_keras_dropout_is_watched_without_a_warning():
     hidden = keras.layers.Dropout(0.5, name="dropout")(hidden)
     model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
     data = np.random.default_rng(0).random((8, 4)).astype("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with no_warnings():
         values = _measures_of(CoAdaptationMonitor(data), model)
         kerasdrop.analysis.mc_predict(model, data, num_samples=2)
     assert set(values) == {
@@ -664,8 +661,7 @@ def test_converted_efficientnet_layers_are_measured_also_when_nested():
     )
     classifier = keras.Model(inputs, outputs)
     data = np.random.default_rng(0).random((8, 32, 32, 3)).astype("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with no_warnings():
         direct = _measures_of(CoAdaptationMonitor(data), backbone)
         nested = _measures_of(CoAdaptationMonitor(data), classifier)
     assert {key.split("/")[1] for key in direct} == set(converted)

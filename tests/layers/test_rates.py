@@ -1,7 +1,5 @@
 """Rate variables: layers read them; nothing in a layer changes them."""
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ import kerasdrop
 from kerasdrop.layers import Rate
 from kerasdrop.layers import RateMixin
 from kerasdrop.layers.rates import read_rate
+from tests.warning_checks import no_warnings
 
 X = np.ones((8, 2000), dtype="float32")
 
@@ -77,7 +76,6 @@ def test_a_layer_declares_rates_with_rate_attributes():
 
 def test_read_rate_of_a_one_element_array_warns_nothing():
     variable = keras.Variable(np.array([0.1], dtype="float32"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with no_warnings():
         assert read_rate(variable) == 0.1
         assert read_rate(keras.Variable(np.float32(0.25))) == 0.25

@@ -10,6 +10,7 @@ from kerasdrop.callbacks import DropoutScheduler
 from tests.fit_probes import ReadEachEpoch
 from tests.fit_probes import record_zero_fraction
 from tests.fit_probes import zero_fraction_model
+from tests.warning_checks import no_warnings
 
 
 def _numpy(x):
@@ -205,8 +206,7 @@ def test_converting_twice_changes_nothing():
         kerasdrop.make_schedulable(model)
     layers = {id(layer): type(layer) for layer in model._flatten_layers()}
     rates = _kerasdrop_rates(model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # No warning either.
+    with no_warnings():  # No warning either.
         assert kerasdrop.make_schedulable(model) is model
     assert {id(x): type(x) for x in model._flatten_layers()} == layers
     assert _kerasdrop_rates(model) == rates

@@ -1,5 +1,5 @@
 """Guarantees that hold for every kerasdrop layer: saving and loading in a
-fresh process, mixed precision, and determinism of masks."""
+fresh process of each backend, mixed precision, and determinism of masks."""
 
 import json
 import os
@@ -79,7 +79,11 @@ def test_catalog_covers_every_registered_layer():
 
 
 @pytest.mark.slow
-def test_every_layer_loads_in_a_fresh_process(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_every_layer_loads_in_a_fresh_process(backend, tmp_path):
+    # Saved on this run's backend, loaded on `backend`: a `.keras` file is
+    # the same on every backend, rates and weights included.
+    pytest.importorskip(backend)
     expected, expected_rates = {}, {}
     for index, name in enumerate(LAYERS):
         model, layer, shape = _model(name)
@@ -109,7 +113,7 @@ def test_every_layer_loads_in_a_fresh_process(tmp_path):
             }
         model.save(tmp_path / f"{name}.keras")
     (tmp_path / "names.json").write_text(json.dumps(list(LAYERS)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
     env["PYTHONPATH"] = os.pathsep.join(
         [REPO] + [p for p in [env.get("PYTHONPATH")] if p]
     )

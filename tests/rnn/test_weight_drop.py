@@ -163,7 +163,10 @@ def test_traced_training_step_keeps_keras_cudnn_kernel(
     # here lets the training step be traced (not run) as it would be on a
     # GPU machine, and its op types read.
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("Traces a tf.function.")
+        pytest.skip(
+            "reads the op types of TensorFlow's traced training step with "
+            "a GPU listed; the other backends trace no TensorFlow graph"
+        )
     import tensorflow as tf
 
     list_devices = tf.config.list_logical_devices

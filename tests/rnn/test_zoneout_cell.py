@@ -151,7 +151,11 @@ def test_training_keeps_each_unit_with_probability_rate_at_every_step():
 
 def test_training_masks_differ_per_step_in_a_compiled_function():
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("Compiles with tf.function.")
+        pytest.skip(
+            "checks the masks of a loop traced by tf.function; torch runs "
+            "the loop eagerly (the test above), and a bare cell refuses to "
+            "draw in JAX's loop"
+        )
     import tensorflow as tf
 
     cell = kerasdrop.ZoneoutCell(_copy_cell(32), rate=0.5, seed=3)
@@ -226,7 +230,10 @@ def test_gru_layer_keeps_units_with_probability_rate():
     assert abs(kept.mean() - 0.6) < 0.02
 
 
-@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX only.")
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="only JAX's lax.scan cannot draw a new mask at each step",
+)
 def test_bare_cell_refuses_to_draw_in_a_jax_loop():
     layer = keras.layers.RNN(
         kerasdrop.ZoneoutCell(keras.layers.GRUCell(4), rate=0.5)
