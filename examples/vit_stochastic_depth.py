@@ -3,9 +3,9 @@
 Liu et al. (2023), "Dropout Reduces Underfitting", report that dropout (and
 stochastic depth) used only in the first part of training -- early -- helps
 models that underfit, and that used only in the last part -- late -- helps
-models that overfit, often more than the same regularizer throughout. This
-script checks the second half on a small vision transformer fine-tuned on
-few labels, a model that overfits: it fits its training images perfectly.
+models that overfit. This script checks the second half on a small vision
+transformer fine-tuned on few labels, a model that overfits: it fits its
+training images perfectly.
 
 A KerasHub `ViTBackbone` (16x16 images, patches of 4, 4 blocks of width 32,
 random initialization) is pretrained here on scikit-learn's digits 0-4,
@@ -102,14 +102,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--seeds", type=int, default=5, help="paired seeds of every variant"
     )
-    parser.add_argument(
-        "--epochs", type=int, default=30, help="epochs of fine-tuning"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=20, help="rows per training batch"
-    )
-    parser.add_argument(
-        "--learning-rate", type=float, default=1e-3, help="of Adam"
+    example_args.add_training_arguments(
+        parser, 30, 20, 1e-3, epochs_help="epochs of fine-tuning"
     )
     parser.add_argument(
         "--rate",
@@ -148,6 +142,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # about as "retracing".
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
+import example_tables
 import example_utils
 import keras
 import keras_hub
@@ -534,26 +529,6 @@ def plot(result, args, path):
     plt.close(figure)
 
 
-def table(summary):
-    lines = [
-        "| variant | val accuracy | vs none [95% CI] (wins/seeds) | verdict "
-        "| train accuracy |",
-        "|---|---:|---:|---|---:|",
-    ]
-    for variant, row in summary.items():
-        accuracy = "{:.3f} ± {:.3f}".format(*row["val_accuracy"])
-        train = "{:.3f} ± {:.3f}".format(*row["train_accuracy"])
-        if "val_accuracy_vs_none" not in row:
-            lines.append(f"| {variant} | {accuracy} | | | {train} |")
-            continue
-        paired = example_utils.format_paired(row["val_accuracy_vs_none"])
-        lines.append(
-            f"| {variant} | {accuracy} | {paired} | "
-            f"{row['val_accuracy_verdict']} | {train} |"
-        )
-    return "\n".join(lines)
-
-
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
@@ -579,7 +554,10 @@ def main(argv=None):
         verbose=2,
     )
     summary = summarize(result)
-    text = table(summary)
+    # The rows the documentation shows, made by the same function.
+    text = "\n".join(
+        example_tables.vit_stochastic_depth_table({"summary": summary})
+    )
     closing = example_utils.verdict_line(
         {
             variant: row["val_accuracy_vs_none"]

@@ -17,17 +17,13 @@ import numpy as np
 import pytest
 
 import kerasdrop
+from tests.example_scripts import end_to_end
 from tests.example_scripts import load_example
 
 keras_hub = pytest.importorskip("keras_hub")
 pytest.importorskip("sklearn")
 
 VERDICTS = set(kerasdrop.experiments.VERDICTS)
-end_to_end = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow"
-    and not os.environ.get("KERASDROP_EXAMPLES_ALL_BACKENDS"),
-    reason="end-to-end example runs use the TensorFlow backend in CI",
-)
 
 
 @pytest.fixture(scope="module")
