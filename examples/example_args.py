@@ -132,13 +132,13 @@ def add_recurrent_rate_arguments(parser, zoneout_gru=False):
     )
 
 
-def add_cache_dir_argument(parser):
-    """Adds `--cache-dir`, the folder of the cached pretrained small ResNet
+def add_cache_dir_argument(parser, backbone="small ResNet"):
+    """Adds `--cache-dir`, the folder of the cached pretrained `backbone`
     (with `--quick`, the output folder: see `use_quick_cache_dir`)."""
     parser.add_argument(
         "--cache-dir",
         default=None,
-        help="cache folder of the pretrained small ResNet (default: "
+        help=f"cache folder of the pretrained {backbone} (default: "
         "$KERASDROP_CACHE_DIR or ~/.cache/kerasdrop; with --quick, the "
         "output folder)",
     )

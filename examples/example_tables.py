@@ -135,6 +135,29 @@ def recurrent_table(results):
     return lines
 
 
+def vit_stochastic_depth_table(results):
+    """The table of `vit_stochastic_depth.py`: each variant against
+    `none`, by final validation accuracy."""
+    lines = [
+        "| variant | val accuracy | vs none [95% CI] (wins/seeds) "
+        "| verdict | train accuracy |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for variant, row in results["summary"].items():
+        if "val_accuracy_vs_none" in row:
+            compared = (
+                f"{_paired(row['val_accuracy_vs_none'])} | "
+                f"{row['val_accuracy_verdict']} |"
+            )
+        else:
+            compared = "| |"
+        lines.append(
+            f"| {variant} | {_cell(row['val_accuracy'])} | {compared} "
+            f"{_cell(row['train_accuracy'])} |"
+        )
+    return lines
+
+
 # results file -> (page or pages, function that makes its rows)
 TABLES = {
     "transfer_resnet_head.json": ("docs/guides/transfer.md", transfer_tables),
@@ -161,6 +184,10 @@ TABLES = {
     "mnist1d_recurrent.json": (
         ("docs/what-dropout-does.md", "docs/guides/recurrent.md"),
         recurrent_table,
+    ),
+    "vit_stochastic_depth.json": (
+        "docs/what-dropout-does.md",
+        vit_stochastic_depth_table,
     ),
 }
 

@@ -166,6 +166,7 @@ def test_closing_line_without_baseline_names_every_tied_variant():
         "mnist1d_dropout",
         "mnist1d_recurrent",
         "transfer_resnet_head",
+        "vit_stochastic_depth",
         "zoneout_sequential_digits",
     ],
 )

@@ -8,13 +8,12 @@ JAX too: `KERAS_BACKEND=jax KERASDROP_EXAMPLES_ALL_BACKENDS=1 pytest ...`).
 """
 
 import json
-import os
 
-import keras
 import numpy as np
 import pytest
 
 import kerasdrop
+from tests.example_scripts import end_to_end
 from tests.example_scripts import load_example
 
 pytest.importorskip("mnist1d")
@@ -26,12 +25,6 @@ FIGURES = (
     "mnist1d_mc_vs_weight_scaling.png",
 )
 VERDICTS = set(kerasdrop.experiments.VERDICTS)
-end_to_end = pytest.mark.skipif(
-    keras.backend.backend() == "jax"
-    and not os.environ.get("KERASDROP_EXAMPLES_ALL_BACKENDS"),
-    reason="end-to-end example runs use the TensorFlow and PyTorch "
-    "backends in CI",
-)
 
 
 @pytest.fixture(scope="module")
