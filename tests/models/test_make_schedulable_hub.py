@@ -8,6 +8,7 @@ from keras import ops
 
 import kerasdrop
 from kerasdrop.models.walk import rate_holders
+from tests.models import hub_models
 from tests.models.test_make_schedulable import _zero_fraction_fit
 
 keras_hub = pytest.importorskip("keras_hub")
@@ -18,49 +19,14 @@ def _numpy(x):
 
 
 def _vit(num_layers=2, attention_dropout=0.0):
-    return keras_hub.models.ViTBackbone(
-        image_shape=(16, 16, 3),
-        patch_size=4,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=8,
-        mlp_dim=16,
-        dropout_rate=0.1,
-        attention_dropout=attention_dropout,
-    )
+    return hub_models.vit(num_layers, attention_dropout=attention_dropout)
 
 
-# A tiny text encoder's configuration, shared by BERT and GPT-2.
-_TEXT_CONFIG = {
-    "vocabulary_size": 50,
-    "num_heads": 2,
-    "hidden_dim": 8,
-    "intermediate_dim": 16,
-    "max_sequence_length": 12,
-    "dropout": 0.1,
-}
-
-
-def _bert(num_layers=2):
-    return keras_hub.models.BertBackbone(num_layers=num_layers, **_TEXT_CONFIG)
-
-
-def _gpt2(num_layers=2):
-    return keras_hub.models.GPT2Backbone(num_layers=num_layers, **_TEXT_CONFIG)
-
-
-def _images(num_images, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(size=(num_images, 16, 16, 3)).astype("float32")
-
-
-def _tokens(num_rows, seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "token_ids": rng.integers(0, 50, (num_rows, 12)).astype("int32"),
-        "segment_ids": np.zeros((num_rows, 12), "int32"),
-        "padding_mask": np.ones((num_rows, 12), "int32"),
-    }
+_bert = hub_models.bert
+_gpt2 = hub_models.gpt2
+_images = hub_models.images
+_tokens = hub_models.tokens
+_TEXT_CONFIG = {**hub_models.TEXT_CONFIG, "dropout": 0.1}
 
 
 def _convert(backbone):

@@ -13,6 +13,7 @@ import kerasdrop
 from kerasdrop import schedules
 from tests.fit_probes import ReadEachEpoch
 from tests.fit_probes import record_zero_fraction
+from tests.models import hub_models
 
 keras_hub = pytest.importorskip("keras_hub")
 
@@ -22,41 +23,15 @@ def _numpy(x):
 
 
 def _vit(num_layers=3, dropout_rate=0.1):
-    return keras_hub.models.ViTBackbone(
-        image_shape=(16, 16, 3),
-        patch_size=4,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=8,
-        mlp_dim=16,
-        dropout_rate=dropout_rate,
-    )
+    return hub_models.vit(num_layers, dropout_rate=dropout_rate)
 
 
 def _bert(num_layers=3, dropout=0.1):
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=50,
-        num_layers=num_layers,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=12,
-        dropout=dropout,
-    )
+    return hub_models.bert(num_layers, dropout=dropout)
 
 
-def _images(num_images, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(size=(num_images, 16, 16, 3)).astype("float32")
-
-
-def _tokens(num_rows, seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "token_ids": rng.integers(0, 50, (num_rows, 12)).astype("int32"),
-        "segment_ids": np.zeros((num_rows, 12), "int32"),
-        "padding_mask": np.ones((num_rows, 12), "int32"),
-    }
+_images = hub_models.images
+_tokens = hub_models.tokens
 
 
 def _vit_blocks(backbone):
