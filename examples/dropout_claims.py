@@ -1,9 +1,10 @@
 """Claims about dropout, each checked with `kerasdrop.experiments`.
 
-Each `--claim` trains paired variants of one MNIST-1D model (Greydanus &
-Kobak, 2024; generated offline by the `mnist1d` package) with
-`kerasdrop.experiments.compare`: per seed, the same 1000 training rows, the
-same initial weights, the same batches in the same order. The verdict is
+Each `--claim` trains paired variants of one model on MNIST-1D (Greydanus
+& Kobak, 2024; generated offline by the `mnist1d` package; tiny-data also
+on scikit-learn's diabetes) with `kerasdrop.experiments.compare`: within a
+seed, the same training rows (1000 unless said), the same initial
+weights, the same batches in the same order. The verdict is
 the library's: "reproduced" or "contradicted" only when the 95% Student t
 interval of the paired mean difference over seeds excludes zero.
 
@@ -453,19 +454,26 @@ def paired(values, reference, higher_is_better=True):
     )
 
 
-def fit_variants(variants, data, args, batch_size, metrics, seed):
-    """`compare` for one seed, on that seed's split `data`."""
-    (x_train, y_train), validation = data[0], data[1]
+def fit_variants(
+    variants, train, validation, args, batch_size, seeds, build=None
+):
+    """`compare` against the first variant, validated after the last
+    epoch only; `build` is the model of the variants without their own
+    (by default every variant brings its own)."""
+    classifier = train[1].dtype.kind in "iu"  # Integer labels.
     return kerasdrop.experiments.compare(
-        mlp(1, 1, 1),  # Unused: every variant brings its model.
+        build or mlp(1, 1, 1),
         variants,
-        x_train,
-        y_train,
+        *train,
         validation_data=validation,
-        seeds=[seed],
+        seeds=seeds,
         epochs=args.epochs,
         batch_size=batch_size,
-        metrics=metrics,
+        metrics=(
+            {"val_accuracy": "max", "val_loss": "min"}
+            if classifier
+            else {"val_mse": "min"}
+        ),
         reference=variants[0].name,
         fit_kwargs={"validation_freq": args.epochs},
         verbose=2,
@@ -566,9 +574,6 @@ def choose(result, names, selection):
 def tiny_dataset(dataset, args):
     """Every variant of the grid for every seed; the chosen test scores."""
     _, outputs, _, batch_size, selection = TINY[dataset]
-    metrics = {"val_mse": "min"}
-    if outputs > 1:
-        metrics = {"val_accuracy": "max", "val_loss": "min"}
     chosen = {family: [] for family in FAMILIES}
     test = {family: [] for family in FAMILIES}
     r2 = {family: [] for family in FAMILIES}
@@ -590,7 +595,7 @@ def tiny_dataset(dataset, args):
             families.setdefault(family, []).append((name, rate, l2))
             variants.append(variant(name, rate, l2))
         result = fit_variants(
-            variants, (train, validation), args, batch_size, metrics, seed
+            variants, train, validation, args, batch_size, [seed]
         )
         picked = {
             family: choose(result, [n for n, _, _ in grid], selection)
@@ -605,11 +610,11 @@ def tiny_dataset(dataset, args):
         picked["both"] = f"both-{rate:g}-{l2:g}"
         second = fit_variants(
             [variant(picked["both"], rate, l2)],
-            (train, validation),
+            train,
+            validation,
             args,
             batch_size,
-            metrics,
-            seed,
+            [seed],
         )
         grid_names = {f: [n for n, _, _ in g] for f, g in families.items()}
         metric = "val_accuracy" if outputs > 1 else "val_mse"
@@ -743,6 +748,13 @@ def plot_paired_points(axis, names, values):
 # ---------------------------------------------------------------------------
 
 
+# The layers whose inputs `ConcreteDropout` drops, for the figure.
+CONCRETE_LAYERS = {
+    "concrete_2": "hidden layer 2",
+    "concrete_3": "the output layer",
+}
+
+
 class RateHistory(keras.callbacks.Callback):
     """The learned rate of every `ConcreteDropout` after every epoch."""
 
@@ -808,18 +820,8 @@ def concrete_claim(args):
             ],
         )
     )
-    result = kerasdrop.experiments.compare(
-        fixed,
-        variants,
-        *train,
-        validation_data=validation,
-        seeds=range(args.seeds),
-        epochs=args.epochs,
-        batch_size=batch_size,
-        metrics={"val_accuracy": "max", "val_loss": "min"},
-        reference="none",
-        fit_kwargs={"validation_freq": args.epochs},
-        verbose=2,
+    result = fit_variants(
+        variants, train, validation, args, batch_size, range(args.seeds), fixed
     )
     test = {
         name: [accuracy(p, y_test) for p in outputs]
@@ -874,7 +876,7 @@ def concrete_claim(args):
             left,
             epochs,
             values,
-            f"learned, input of {layer.replace('concrete_', 'layer ')}",
+            f"learned, inputs of {CONCRETE_LAYERS.get(layer, layer)}",
             example_utils.line_style(index, len(epochs)),
         )
     for rate in sweep:
@@ -979,19 +981,14 @@ def adversarial_claim(args):
         Variant(f"dropout-{args.rate:g}", rate=args.rate),
     ]
     variants[1].callbacks = attacked(variants[1].name)
-    result = kerasdrop.experiments.compare(
-        build,
+    result = fit_variants(
         variants,
-        x[rows],
-        y[rows],
-        validation_data=(x_test, y_test),
-        seeds=range(args.seeds),
-        epochs=args.epochs,
-        batch_size=batch_size,
-        metrics={"val_accuracy": "max", "val_loss": "min"},
-        reference="none",
-        fit_kwargs={"validation_freq": args.epochs},
-        verbose=2,
+        (x[rows], y[rows]),
+        (x_test, y_test),
+        args,
+        batch_size,
+        range(args.seeds),
+        build,
     )
     dropout = variants[1].name
     rows_out = []
