@@ -361,9 +361,10 @@ def convergence(result, target):
 
 
 # ---------------------------------------------------------------------------
-# The claims below choose among variants on a validation split and report
-# the chosen one's score on a test split that played no part in training
-# or choosing. Their models compile with one call per epoch
+# tiny-data and concrete choose among variants on a validation split and
+# report the chosen one's score on a test split that played no part in
+# training or choosing; adversarial attacks the trained networks. Their
+# models compile with one call per epoch
 # (`steps_per_execution`) and validate once, after the last epoch: the
 # per-epoch overhead of `fit` would cost more than the training of these
 # small networks.
@@ -426,7 +427,8 @@ def mlp(
             # `val_loss` adds the L2 penalty: MSE is the score to choose by.
             metrics=["accuracy"] if outputs > 1 else ["mse"],
             steps_per_execution=steps,
-            jit_compile=False,  # Tracing costs more than these steps.
+            # XLA's compilation costs more than it saves on these steps.
+            jit_compile=False,
         )
         return model
 
@@ -434,7 +436,8 @@ def mlp(
 
 
 class Predictions(keras.callbacks.Callback):
-    """After training: the model's inference outputs on `x`, in `store`."""
+    """After training: the model's inference outputs on `x` (or what
+    `fn(model)` returns), appended to `store[name]`."""
 
     def __init__(self, x, store, name, fn=None):
         super().__init__()
@@ -658,9 +661,9 @@ def tiny_dataset(dataset, args):
     }
     pairs = [(f, "none") for f in FAMILIES[1:]]
     pairs += [("l2", "dropout"), ("both", "dropout"), ("both", "l2")]
-    for variant, reference in pairs:
-        summary["differences"][f"{variant} vs {reference}"] = paired(
-            test[variant], test[reference], higher_is_better=higher
+    for name, reference in pairs:
+        summary["differences"][f"{name} vs {reference}"] = paired(
+            test[name], test[reference], higher_is_better=higher
         )
     if not higher:
         summary["r2"] = {f: example_utils.mean_std(v) for f, v in r2.items()}
