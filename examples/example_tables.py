@@ -158,6 +158,112 @@ def vit_stochastic_depth_table(results):
     return lines
 
 
+def _chosen(names):
+    """`"dropout-0.2 ×3, dropout-0.5 ×2"`: how often each was chosen."""
+    counts = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{name} ×{count}" for name, count in counts.items())
+
+
+def tiny_data_table(results):
+    """The tables of `dropout_claims.py --claim tiny-data`: per dataset,
+    each regularizer's test score (its strength chosen per seed on
+    validation) and the paired comparisons."""
+    lines = []
+    for dataset, data in results["datasets"].items():
+        mse = data["metric"] == "test_mse"
+        digits = 0 if mse else 3
+        header = "test MSE | test $R^2$" if mse else "test accuracy"
+        lines += [
+            "" if lines else None,
+            f"| {dataset} | {header} | chosen on validation (seeds) |",
+            "|---|---:|" + ("---:|" if mse else "") + "---|",
+        ]
+        for family, mean_std in data["summary"].items():
+            cells = _cell(mean_std, digits)
+            if mse:
+                cells += f" | {_cell(data['r2'][family])}"
+            lines.append(
+                f"| {family} | {cells} | {_chosen(data['chosen'][family])} |"
+            )
+        lines += [
+            "",
+            f"| {dataset} | {data['metric']}, paired [95% CI] (wins/seeds) "
+            "| verdict |"
+            + (" $R^2$, paired [95% CI] (wins/seeds) |" if mse else ""),
+            "|---|---:|---|" + ("---:|" if mse else ""),
+        ]
+        for pair, d in data["differences"].items():
+            row = f"| {pair} | {_paired(d, digits)} | {d['verdict']} |"
+            if mse:
+                row += f" {_paired(data['r2_differences'][pair])} |"
+            lines.append(row)
+    return [line for line in lines if line is not None]
+
+
+def concrete_table(results):
+    """The table of `dropout_claims.py --claim concrete`."""
+    lines = [
+        "| variant | test accuracy | chosen on validation (seeds) |",
+        "|---|---:|---|",
+    ]
+    for name, mean_std in results["summary"].items():
+        chosen = _chosen(results["chosen"]) if name == "best-fixed" else ""
+        lines.append(f"| {name} | {_cell(mean_std)} | {chosen} |")
+        lines[-1] = lines[-1].replace("|  |", "| |")
+    lines += [
+        "",
+        "| comparison | test accuracy, paired [95% CI] (wins/seeds) "
+        "| verdict |",
+        "|---|---:|---|",
+    ]
+    for pair, d in results["differences"].items():
+        lines.append(f"| {pair} | {_paired(d)} | {d['verdict']} |")
+    lines += ["", "| layer | learned rate after training |", "|---|---:|"]
+    for layer, mean_std in results["learned_rates"]["final"].items():
+        lines.append(f"| {layer} | {_cell(mean_std)} |")
+    return lines
+
+
+def adversarial_table(results):
+    """The tables of `dropout_claims.py --claim adversarial`: accuracy
+    under attack, and that accuracy relative to the clean one."""
+    none, dropout = results["variants"]
+    clean = results["clean"]
+    lines = [
+        f"| attack | ε | {none} | {dropout} | paired [95% CI] "
+        "(wins/seeds) | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+        f"| clean | 0 | {_cell(_mean_std(clean[none]))} | "
+        f"{_cell(_mean_std(clean[dropout]))} | "
+        f"{_paired(results['clean_difference'])} | "
+        f"{results['clean_difference']['verdict']} |",
+    ]
+    relative = [
+        "",
+        f"| attack | ε | {none}: adversarial / clean | {dropout}: "
+        "adversarial / clean | paired [95% CI] (wins/seeds) | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for row in results["attacks"]:
+        start = f"| {row['attack'].upper()} | {row['epsilon']:g} |"
+        for key, target in (("accuracy", lines), ("relative", relative)):
+            d = row[f"{key}_difference"]
+            target.append(
+                f"{start} {_cell(_mean_std(row[none][key]))} | "
+                f"{_cell(_mean_std(row[dropout][key]))} | {_paired(d)} | "
+                f"{d['verdict']} |"
+            )
+    return lines + relative
+
+
+def _mean_std(values):
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return mean, spread
+
+
 # results file -> (page or pages, function that makes its rows)
 TABLES = {
     "transfer_resnet_head.json": ("docs/guides/transfer.md", transfer_tables),
@@ -180,6 +286,18 @@ TABLES = {
     "dropout_claims_width.json": (
         "docs/what-dropout-does.md",
         experiment_table,
+    ),
+    "dropout_claims_tiny_data.json": (
+        "docs/what-dropout-does.md",
+        tiny_data_table,
+    ),
+    "dropout_claims_concrete.json": (
+        "docs/what-dropout-does.md",
+        concrete_table,
+    ),
+    "dropout_claims_adversarial.json": (
+        "docs/what-dropout-does.md",
+        adversarial_table,
     ),
     "mnist1d_recurrent.json": (
         ("docs/what-dropout-does.md", "docs/guides/recurrent.md"),
