@@ -426,7 +426,7 @@ def mlp(
             loss="sparse_categorical_crossentropy" if outputs > 1 else "mse",
             # `val_loss` adds the L2 penalty: MSE is the score to choose by.
             metrics=["accuracy"] if outputs > 1 else ["mse"],
-            steps_per_execution=steps,
+            steps_per_execution=example_utils.steps_per_call(steps),
             # XLA's compilation costs more than it saves on these steps.
             jit_compile=False,
         )

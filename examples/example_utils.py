@@ -346,6 +346,13 @@ def copy_first_branch(model, variants):
 batch_order = experiments.batch_order
 
 
+def steps_per_call(steps):
+    """`steps_per_execution` for `compile`: `steps` batches per compiled
+    call (no Python between them), or 1 on PyTorch, whose trainer runs one
+    step per call and refuses more."""
+    return 1 if keras.backend.backend() == "torch" else steps
+
+
 def ordered_dataset(x, y, batch_size, epochs, seed):
     """A `tf.data` pipeline of the batches of `batch_order`, repeated.
 
@@ -419,11 +426,8 @@ class SideBySide:
         self.model.compile(
             optimizer=optimizer(),
             loss={v: "sparse_categorical_crossentropy" for v in self.variants},
-            # One compiled call per epoch: no Python between batches (torch
-            # runs its steps eagerly, one per call, and takes only 1).
-            steps_per_execution=(
-                1 if keras.backend.backend() == "torch" else steps
-            ),
+            # One compiled call per epoch: no Python between batches.
+            steps_per_execution=steps_per_call(steps),
         )
         self.model.optimizer.build(self.model.trainable_variables)
         # Iteration 0, the learning rate, and zero moment estimates.

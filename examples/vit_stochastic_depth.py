@@ -216,7 +216,8 @@ def pretrain_small_vit(args, seed=0):
         optimizer=keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=steps,  # One compiled call per epoch.
+        # One compiled call per epoch.
+        steps_per_execution=example_utils.steps_per_call(steps),
     )
     model.fit(
         images[~held_out],
@@ -367,7 +368,8 @@ def model_builder(args, backbone, num_classes, steps):
             optimizer=keras.optimizers.Adam(args.learning_rate),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            steps_per_execution=steps,  # One compiled call per epoch.
+            # One compiled call per epoch.
+            steps_per_execution=example_utils.steps_per_call(steps),
         )
         return model
 

@@ -8,24 +8,19 @@ tests do.
 """
 
 import json
-import os
 
 import keras
 import numpy as np
 import pytest
 
 import kerasdrop
+from tests.example_scripts import end_to_end
 from tests.example_scripts import load_example
 
 pytest.importorskip("mnist1d")
 pytest.importorskip("sklearn")
 
 VERDICTS = set(kerasdrop.experiments.VERDICTS)
-end_to_end = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow"
-    and not os.environ.get("KERASDROP_EXAMPLES_ALL_BACKENDS"),
-    reason="end-to-end example runs use the TensorFlow backend in CI",
-)
 
 
 @pytest.fixture(scope="module")
