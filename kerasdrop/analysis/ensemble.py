@@ -152,22 +152,23 @@ class _SampledForward(keras.Model):
             return self.mc_model(inputs, training=False)
 
 
-# model -> (what its forward was traced for, the forward).
-_FORWARDS = weakref.WeakKeyDictionary()
-
-
 def _sampled_forward(model, mc_model, sampled, targets):
     """The compiled Monte-Carlo forward of `model` (see `_SampledForward`),
     reused while the sampled layers and Keras's float rates stay as they
-    were when it was traced."""
+    were when it was traced.
+
+    Kept in the model's `__dict__` (outside Keras's attribute tracking),
+    with what it was traced for: the forward holds the model, so a table
+    keyed by the model would keep it alive; there it dies with the model.
+    """
     traced_for = (
         tuple(id(layer) for layer in sampled),
         tuple((t.key, t.get()) for t in targets if t.variable is None),
     )
-    cached = _FORWARDS.get(model)
+    cached = model.__dict__.get("_kerasdrop_mc_forward")
     if cached is None or cached[0] != traced_for:
         cached = (traced_for, _SampledForward(mc_model, sampled))
-        _FORWARDS[model] = cached
+        model.__dict__["_kerasdrop_mc_forward"] = cached
     return cached[1]
 
 

@@ -1,4 +1,6 @@
+import gc
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -851,3 +853,15 @@ def test_changed_keras_float_rates_are_sampled_as_they_are_now():
             model, x, 20, return_samples=True
         )["samples"]
     assert np.mean(samples == 0) == pytest.approx(0.25, abs=0.04)
+
+
+def test_mc_predict_keeps_no_model_alive():
+    # Its compiled forward holds the model: kept where it dies with the
+    # model, not in a table that would keep every sampled model alive.
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, kerasdrop.ScheduledDropout(0.5)(inputs))
+    kerasdrop.analysis.mc_predict(model, np.ones((3, 4), "float32"), 2)
+    alive = weakref.ref(model)
+    del model, inputs
+    gc.collect()
+    assert alive() is None
