@@ -204,9 +204,7 @@ def pretrain_small_vit(args, seed=0):
     held_out = np.isin(index, held_out[: originals // 5])
     backbone = keras_hub.models.ViTBackbone(**small_vit_config(args))
     inputs = keras.Input(images.shape[1:], name="image")
-    x = keras.layers.RandomTranslation(
-        0.1, 0.1, fill_mode="constant", seed=seed, name="random_shift"
-    )(inputs)
+    x = transfer.random_shift(seed=seed)(inputs)
     outputs = keras.layers.Dense(
         int(labels.max()) + 1, activation="softmax", name="source_output"
     )(backbone(x)[:, 0])  # The class token.

@@ -37,6 +37,7 @@ from kerasdrop.transfer.small_resnet import TARGET_CLASSES
 from kerasdrop.transfer.small_resnet import default_cache_dir
 from kerasdrop.transfer.small_resnet import pretrain_small_resnet
 from kerasdrop.transfer.small_resnet import pretrained_small_resnet
+from kerasdrop.transfer.small_resnet import random_shift
 from kerasdrop.transfer.small_resnet import small_resnet
 from kerasdrop.transfer.small_resnet import small_resnet_path
 from kerasdrop.transfer.small_resnet import source_task
