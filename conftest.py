@@ -55,8 +55,33 @@ _BACKEND_INDEPENDENT = {
     "tests/test_docs.py",
     "tests/test_docs_results.py",
     "tests/test_examples_cli.py",
+    "tests/test_test_scheduling.py",
     "tests/distributed/test_harness.py",
     "tests/experiments/test_statistics.py",
+}
+
+
+# Tests that build the same large models, by node id prefix. Building one
+# costs most the first time in a process -- on JAX every initializer and
+# every op of its first call compile for their shapes (EfficientNetB0:
+# 20 s, then 0.4 s) -- so each group runs in one test process
+# (see `pytest_xdist_make_scheduler`) and builds them once.
+_SHARED_BUILDS = {
+    "keras_applications": (
+        "tests/models/test_stochastic_depth.py::",
+        "tests/models/test_make_schedulable.py::test_mobilenet",
+        "tests/models/test_make_schedulable.py::test_efficientnet",
+        "tests/models/test_make_schedulable.py::test_converted_application",
+        "tests/callbacks/test_coadaptation_monitor.py::"
+        "test_converted_efficientnet",
+        "tests/transfer/test_backbones.py::test_keras_resnet",
+        "kerasdrop/transfer/backbones.py::",
+    ),
+    "keras_hub": (
+        "tests/models/test_make_schedulable_hub.py::",
+        "tests/models/test_stochastic_depth_hub.py::",
+        "tests/callbacks/test_coadaptation_monitor.py::test_converted_vit",
+    ),
 }
 
 
@@ -65,6 +90,29 @@ def _is_example_run(path):
     `test_examples*.py` or `*_example.py`)."""
     name = os.path.basename(path)
     return name.startswith("test_examples") or name.endswith("_example.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N` keeps each group of `_SHARED_BUILDS` in one test process.
+
+    pytest-xdist's own `--dist loadgroup` marks groups in the test ids,
+    which pytest 9 no longer lets it change; this is that scheduler with
+    the groups named here. Every other test is balanced as `--dist load`
+    does; any other `--dist` is left alone.
+    """
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedBuildScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            for group, prefixes in _SHARED_BUILDS.items():
+                if nodeid.startswith(prefixes):
+                    return group
+            return nodeid
+
+    return SharedBuildScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
