@@ -17,8 +17,12 @@ arguments with `example_args`, which imports nothing heavy.
 - `monte_carlo_errors`: test error of Monte-Carlo averaging over 1, 2, ...
   sampled subnetworks, against weight scaling.
 - `load_mnist1d` generates MNIST-1D (Greydanus & Kobak, 2024) offline.
+- `Evaluation` logs accuracy and loss in inference mode on the training
+  and test rows; `AfterTraining` runs an analysis on the trained model.
 - `SideBySide` trains the variants of a paired comparison as the branches
-  of one model, seed after seed, with `ordered_dataset`'s batches.
+  of one model, seed after seed, with `ordered_dataset`'s batches
+  (`mnist1d_recurrent.py`; `mnist1d_dropout.py` uses
+  `kerasdrop.experiments.compare`).
 """
 
 import json
@@ -376,9 +380,15 @@ def accuracy_and_loss(probabilities, labels):
 
 
 class Evaluation(keras.callbacks.Callback):
-    """Writes `<variant>/{train,test}_{accuracy,loss}` into `logs`."""
+    """Writes `{train,test}_{accuracy,loss}` and `test_error` into `logs`.
 
-    def __init__(self, variants, train, test):
+    Measured after every epoch in inference mode (no dropout), on the
+    training rows `train` and the test rows `test`, both `(x, y)`. With
+    `variants`, the model has one output per variant and the keys are
+    `<variant>/train_accuracy`, ... (`SideBySide`).
+    """
+
+    def __init__(self, train, test, variants=None):
         super().__init__()
         self.variants = variants
         # One call on the training and test rows together.
@@ -390,14 +400,30 @@ class Evaluation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = self.model.predict_on_batch(self.x)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        for variant, probabilities in zip(self.variants, outputs):
+        if self.variants is None:
+            outputs, prefixes = [outputs], [""]
+        else:
+            prefixes = [f"{variant}/" for variant in self.variants]
+        for prefix, probabilities in zip(prefixes, outputs):
             probabilities = np.asarray(probabilities)
             for split, (rows, labels) in self.splits.items():
                 accuracy, loss = accuracy_and_loss(probabilities[rows], labels)
-                logs[f"{variant}/{split}_accuracy"] = accuracy
-                logs[f"{variant}/{split}_loss"] = loss
+                logs[f"{prefix}{split}_accuracy"] = accuracy
+                logs[f"{prefix}{split}_loss"] = loss
+            logs[f"{prefix}test_error"] = 1.0 - logs[f"{prefix}test_accuracy"]
+
+
+class AfterTraining(keras.callbacks.Callback):
+    """Calls `function(model)` at the end of training, on the trained model
+    (which `kerasdrop.experiments.compare` trains again for the next seed
+    of the variant)."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def on_train_end(self, logs=None):
+        self.function(self.model)
 
 
 class SideBySide:
@@ -493,7 +519,7 @@ class SideBySide:
             epochs,
             seed,
         )
-        callbacks = [Evaluation(self.variants, train, test), *callbacks]
+        callbacks = [Evaluation(train, test, self.variants), *callbacks]
         if schedules:
             callbacks.insert(0, kerasdrop.callbacks.DropoutScheduler(schedules))
         start = time.perf_counter()

@@ -19,8 +19,8 @@ of `--train-samples` sequences (overfitting, where a regularizer can help).
 All eight models of a seed train side by side in one Keras model, from the
 same initial weights (the four GRUs, and the four LSTMs, have the same
 weights layout), on the same batches in the same order; see
-`examples/mnist1d_dropout.py` and `example_utils.SideBySide` for why that
-is the same as training them one by one. The table gives the per-seed
+`example_utils.SideBySide` for why that is the same as training them one
+by one. The table gives the per-seed
 difference of test accuracy to the unregularized layer: mean ± standard
 deviation over seeds, and the seeds where the regularizer is better.
 
