@@ -32,8 +32,9 @@ more than training this one). Each table gives the per-seed difference to
 no dropout as mean ± standard deviation over seeds, its 95% Student t
 interval and the number of seeds where the variant is better.
 
-Run (144 s of CPU time, measured on two CPU cores shared with other jobs,
-where it took 263 s of wall time):
+Run (8 seeds: 276 s of CPU time, measured on two CPU cores shared with
+other jobs, where it took 251 s of wall time; `--seeds 10` took 370 s of
+wall time there, over 5 minutes):
 
     python examples/mnist1d_dropout.py
 
