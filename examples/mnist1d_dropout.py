@@ -27,8 +27,9 @@ seed all variants start from the same initial weights, see the same
 training subset and the same batches in the same order, and draw the same
 dropout random numbers. Each variant traces its train step once: its later
 seeds train on the same compiled model, given the new seed's weights,
-rates and random states and a fresh optimizer (tracing a new model costs
-more than training this one). Each table gives the per-seed difference to
+rates and random states and a fresh optimizer (in the overfitting
+section the run that traces took 5.5 s on average, a later seed's 2.9 s,
+on the machine below). Each table gives the per-seed difference to
 no dropout as mean ± standard deviation over seeds, its 95% Student t
 interval and the number of seeds where the variant is better.
 
@@ -365,7 +366,7 @@ def correlation(a, b):
 
 # ---------------------------------------------------------------------------
 # Co-adaptation. During training, `CoAdaptationMonitor` measures the units
-# of every branch's second hidden layer (the input of its second dropout
+# of every variant's second hidden layer (the input of its second dropout
 # layer) on a fixed probe of test rows. After training, `ablation_curve`
 # zeroes a growing random fraction of those units and measures the test
 # accuracy. Then: across all (variant, seed) pairs, does the change of a
@@ -488,7 +489,7 @@ def _last_measured(history, key):
 
 
 # ---------------------------------------------------------------------------
-# The ensemble view. Monte-Carlo averaging on the fixed-dropout branch of
+# The ensemble view. Monte-Carlo averaging on the fixed-dropout model of
 # the first seed (`example_utils.monte_carlo_errors`). Then the exact
 # average over all 2^n masks of one dropout layer on `--exact-units` hidden
 # units, for a single softmax layer after the dropout (where weight scaling

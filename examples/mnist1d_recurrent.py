@@ -111,7 +111,7 @@ import kerasdrop
 # ---------------------------------------------------------------------------
 # The models: the recurrent layer returns its state at every step, which a
 # softmax layer reads, flattened. Only the recurrent layer differs between
-# methods; every branch is named "<cell>_<method>".
+# methods; every variant is named "<cell>_<method>".
 # ---------------------------------------------------------------------------
 
 
