@@ -257,7 +257,7 @@ def compare(
     nothing is traced); the compiled model then takes NumPy copies of all
     its variables (weights, dropout rates, the states of the seed
     generators, statistics such as BatchNorm's) and the optimizer's
-    variables as they were when its first `fit` began (iterations, learning
+    variables as they were before its first step (iterations, learning
     rate, slots), and `stop_training` is cleared; metrics are reset by
     `fit` itself, callbacks are made anew per run when `callbacks` is a
     function. The histories equal those of new models (tested to the last
