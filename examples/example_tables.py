@@ -135,6 +135,140 @@ def recurrent_table(results):
     return lines
 
 
+def _mnist1d_schedule(variant, rate, epochs):
+    """The schedule of an `mnist1d_dropout.py` variant, as the page names
+    it (`example_utils.make_schedule` makes it)."""
+    cutoff = max(epochs // 4, 1)
+    return {
+        "none": "rate 0",
+        "fixed": f"`Constant({rate:g})`",
+        "annealed": f"`Linear({rate:g}, 0, {max(epochs - 1, 1)})`",
+        "curriculum": f"`Curriculum({rate:g}, gamma={10 / epochs:g})`",
+        "early": f"`EarlyDropout({rate:g}, cutoff={cutoff})`",
+        "late": f"`LateDropout({rate:g}, cutoff={cutoff})`",
+    }[variant]
+
+
+def _compared(d, digits=3):
+    """`paired | verdict` cells, empty for the reference itself."""
+    return f"{_paired(d, digits)} | {d['verdict']}" if d else " |"
+
+
+def mnist1d_dropout_tables(results):
+    """The MNIST-1D tables of `mnist1d_dropout.py` on the page."""
+    config = results["config"]
+    anchor = results["anchor"]["summary"]
+    lines = [
+        "| model | test accuracy | vs no dropout [95% CI] (wins/seeds) "
+        "| verdict | paper |",
+        "|---|---:|---:|---|---:|",
+        f"| MLP, no dropout | {_cell(anchor['none']['test_accuracy'])} | | "
+        f"| {results['paper_accuracy']['MLP']:.2f} |",
+        f"| MLP, dropout {config['anchor_rate']:g} after each hidden layer | "
+        f"{_cell(anchor['fixed']['test_accuracy'])} | "
+        f"{_compared(anchor['fixed']['test_accuracy_vs_none'])} | |",
+    ]
+    summary = results["overfitting"]["summary"]
+    lines += [
+        "",
+        "| variant | schedule | test accuracy | vs no dropout [95% CI] "
+        "(wins/seeds) | verdict | vs fixed [95% CI] (wins/seeds) "
+        "| verdict | train accuracy |",
+        "|---|---|---:|---:|---|---:|---|---:|",
+    ]
+    for variant, row in summary.items():
+        vs_none = None if variant == "none" else row["test_accuracy_vs_none"]
+        vs_fixed = row.get("test_accuracy_vs_fixed")
+        schedule = _mnist1d_schedule(variant, config["rate"], config["epochs"])
+        lines.append(
+            f"| {variant} | {schedule} | {_cell(row['test_accuracy'])} | "
+            f"{_compared(vs_none)} | {_compared(vs_fixed)} | "
+            f"{_cell(row['train_accuracy'])} |"
+        )
+    lines += [
+        "",
+        "| variant | final training loss | vs no dropout [95% CI] "
+        "(wins/seeds) | verdict | test error | vs no dropout [95% CI] "
+        "(wins/seeds) | verdict |",
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    for variant, row in results["underfitting"]["summary"].items():
+        cells = []
+        for key in ("train_loss", "test_error"):
+            d = None if variant == "none" else row[f"{key}_vs_none"]
+            cells.append(f"{_cell(row[key])} | {_compared(d)}")
+        lines.append(f"| {variant} | {cells[0]} | {cells[1]} |")
+    coadaptation = results["coadaptation"]
+    lines += [
+        "",
+        "| variant | final rate | correlation | vs none | effective rank "
+        "| vs none | relative ablation area | vs none |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for variant, row in coadaptation["per_variant"].items():
+        cells = [f"{row['final_rate']:.2f}"]
+        for key, digits in (
+            ("correlation", 3),
+            ("effective_rank", 1),
+            ("ablation_relative_area", 3),
+        ):
+            d = row[f"{key}_vs_none"]
+            compared = "" if variant == "none" else _paired(d, digits)
+            cells.append(f"{_cell(row[key], digits)} | {compared}")
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    names = {
+        "correlation": "correlation",
+        "effective_rank": "effective rank",
+        "area": "ablation area",
+        "relative_area": "relative ablation area",
+    }
+    lines += [
+        "",
+        "| change against no dropout | r with accuracy gain "
+        "| r with final rate |",
+        "|---|---:|---:|",
+    ]
+    for measure, row in coadaptation["predictive"].items():
+        cells = [
+            "n/a" if value is None else f"{value:+.2f}"
+            for value in (row["r_with_accuracy_gain"], row["r_with_final_rate"])
+        ]
+        lines.append(f"| {names[measure]} | {cells[0]} | {cells[1]} |")
+    places = {
+        "softmax layer": "softmax layer",
+        "hidden ReLU": "hidden ReLU layer of 32 units, then softmax",
+    }
+    lines += [
+        "",
+        "| after the dropout | masks | max abs(geometric − inference) "
+        "| max abs(arithmetic − inference) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in results["ensemble"]["exact"].items():
+        lines.append(
+            f"| {places[name]} | {row['num_masks']} | "
+            f"{row['max_abs_geometric_minus_inference']:.2e} | "
+            f"{row['max_abs_arithmetic_minus_inference']:.2e} |"
+        )
+    mc = results["ensemble"]["monte_carlo"]
+    counts = mc["sample_counts"]
+    lines += [
+        "",
+        "| samples | " + " | ".join(str(c) for c in counts) + " |",
+        "|---|" + "---:|" * len(counts),
+        "| MC test error | "
+        + " | ".join(
+            f"{m:.3f} ± {s:.3f}"
+            for m, s in zip(mc["mc_error_mean"], mc["mc_error_std"])
+        )
+        + " |",
+    ]
+    # The reference's empty cells: `| |`, not `|  |`.
+    return [
+        line.replace("|  |", "| |").replace("|  |", "| |") for line in lines
+    ]
+
+
 def vit_stochastic_depth_table(results):
     """The table of `vit_stochastic_depth.py`: each variant against
     `none`, by final validation accuracy."""
@@ -298,6 +432,10 @@ TABLES = {
     "dropout_claims_adversarial.json": (
         "docs/what-dropout-does.md",
         adversarial_table,
+    ),
+    "mnist1d_dropout.json": (
+        "docs/what-dropout-does.md",
+        mnist1d_dropout_tables,
     ),
     "mnist1d_recurrent.json": (
         ("docs/what-dropout-does.md", "docs/guides/recurrent.md"),

@@ -17,8 +17,12 @@ arguments with `example_args`, which imports nothing heavy.
 - `monte_carlo_errors`: test error of Monte-Carlo averaging over 1, 2, ...
   sampled subnetworks, against weight scaling.
 - `load_mnist1d` generates MNIST-1D (Greydanus & Kobak, 2024) offline.
-- `SideBySide` trains the variants of a paired comparison as the branches
-  of one model, seed after seed, with `ordered_dataset`'s batches.
+- `Evaluation` logs accuracy and loss in inference mode on the training
+  and test rows, `AfterTraining` runs an analysis on the trained model:
+  callbacks of the MNIST-1D examples' `kerasdrop.experiments.compare`
+  runs.
+- `ordered_dataset` gives `batch_order`'s batches as a `tf.data` pipeline,
+  for examples that train in their own loop.
 """
 
 import json
@@ -262,23 +266,6 @@ def monte_carlo_errors(model, x, y, sample_counts, repeats, seed):
     }
 
 
-# ---------------------------------------------------------------------------
-# Paired training, side by side. The variants of a comparison train as the
-# branches of one Keras model: one branch per variant on the same input,
-# each with its own output (named after the variant) and its own loss. The
-# branches share no parameter, so each gets the gradient it would get
-# alone, and Adam updates every parameter from its own gradient only: this
-# is the same as training the variants one after the other, on the same
-# batches, in one compiled step. Within a seed every branch starts from the
-# same weights (`copy_first_branch`), sees the same batches in the same
-# order (`batch_order`) and its dropout layers draw the same random numbers
-# (the same seeds). An `Evaluation` callback records, after every epoch and
-# for every branch, the test accuracy and the accuracy and loss on the
-# training rows in inference mode (no dropout), so variants compare on the
-# same footing whatever their rate.
-# ---------------------------------------------------------------------------
-
-
 def monte_carlo_table(title, curve):
     """Markdown lines: a `monte_carlo_errors` curve against weight scaling."""
     lines = [
@@ -323,26 +310,6 @@ def exact_average_summary(model, x, y, layer="dropout"):
     }
 
 
-def branch_layers(model, variant):
-    """The layers of the branch `variant`: named `variant` or `variant_*`."""
-    return [
-        layer
-        for layer in model.layers
-        if layer.name == variant or layer.name.startswith(f"{variant}_")
-    ]
-
-
-def copy_first_branch(model, variants):
-    """Gives every branch the weights of the first one."""
-    reference = branch_layers(model, variants[0])
-    for variant in variants[1:]:
-        layers = branch_layers(model, variant)
-        if len(layers) != len(reference):
-            raise ValueError(f"Branch {variant!r} differs from the first.")
-        for source, target in zip(reference, layers):
-            target.set_weights(source.get_weights())
-
-
 batch_order = experiments.batch_order
 
 
@@ -376,11 +343,15 @@ def accuracy_and_loss(probabilities, labels):
 
 
 class Evaluation(keras.callbacks.Callback):
-    """Writes `<variant>/{train,test}_{accuracy,loss}` into `logs`."""
+    """Writes `{train,test}_{accuracy,loss}` and `test_error` into `logs`.
 
-    def __init__(self, variants, train, test):
+    Measured after every epoch in inference mode (no dropout), on the
+    training rows `train` and the test rows `test`, both `(x, y)`, so
+    variants compare on the same footing whatever their rate.
+    """
+
+    def __init__(self, train, test):
         super().__init__()
-        self.variants = variants
         # One call on the training and test rows together.
         self.x = np.concatenate([train[0], test[0]])
         self.splits = {
@@ -389,143 +360,22 @@ class Evaluation(keras.callbacks.Callback):
         }
 
     def on_epoch_end(self, epoch, logs=None):
-        outputs = self.model.predict_on_batch(self.x)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        for variant, probabilities in zip(self.variants, outputs):
-            probabilities = np.asarray(probabilities)
-            for split, (rows, labels) in self.splits.items():
-                accuracy, loss = accuracy_and_loss(probabilities[rows], labels)
-                logs[f"{variant}/{split}_accuracy"] = accuracy
-                logs[f"{variant}/{split}_loss"] = loss
+        probabilities = np.asarray(self.model.predict_on_batch(self.x))
+        for split, (rows, labels) in self.splits.items():
+            accuracy, loss = accuracy_and_loss(probabilities[rows], labels)
+            logs[f"{split}_accuracy"] = accuracy
+            logs[f"{split}_loss"] = loss
+        logs["test_error"] = 1.0 - logs["test_accuracy"]
 
 
-class SideBySide:
-    """Trains the branches of a side-by-side model, one seed after another.
+class AfterTraining(keras.callbacks.Callback):
+    """Calls `function(model)` at the end of training, on the trained model
+    (which `kerasdrop.experiments.compare` trains again for the next seed
+    of the variant)."""
 
-    Tracing a new model costs more than training a small one for a seed, so
-    one compiled model serves every seed: before each seed, `reset` gives it
-    the state a newly built and compiled model of that seed would have --
-    all its variables (weights, dropout rates, the state of every random
-    seed generator) from `build(seed)` and a fresh optimizer (the transfer
-    demo does the same for its head).
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
 
-    Args:
-        build: `build(seed)` returns the uncompiled model: one output per
-            variant, named after it, every branch with the same weights.
-        variants: The variants, in the order of the model's outputs.
-        steps: Training steps per epoch; one compiled call runs them all.
-        optimizer: A function that returns a new optimizer.
-    """
-
-    def __init__(self, build, variants, steps, optimizer):
-        self.build = build
-        self.variants = tuple(variants)
-        self.steps = steps
-        self.model = build(0)
-        self.model.compile(
-            optimizer=optimizer(),
-            loss={v: "sparse_categorical_crossentropy" for v in self.variants},
-            # One compiled call per epoch: no Python between batches.
-            steps_per_execution=steps_per_call(steps),
-        )
-        self.model.optimizer.build(self.model.trainable_variables)
-        # Iteration 0, the learning rate, and zero moment estimates.
-        self.fresh_optimizer = [
-            keras.ops.convert_to_numpy(v)
-            for v in self.model.optimizer.variables
-        ]
-        # Each branch alone, for the analysis functions.
-        self.branches = {
-            variant: keras.Model(
-                self.model.inputs[0], self.model.get_layer(variant).output
-            )
-            for variant in self.variants
-        }
-
-    def reset(self, seed):
-        new = self.build(seed)
-        # NumPy copies: on JAX, assigning a variable itself would share
-        # one buffer between the two models.
-        for variable, value in zip(self.model.variables, new.variables):
-            variable.assign(keras.ops.convert_to_numpy(value))
-        for variable, value in zip(
-            self.model.optimizer.variables, self.fresh_optimizer
-        ):
-            variable.assign(value)
-
-    def train(
-        self,
-        seed,
-        train,
-        test,
-        epochs,
-        batch_size,
-        schedules=None,
-        callbacks=(),
-    ):
-        """Trains every branch for one seed.
-
-        Args:
-            seed: Fixes the initial weights, the batches and the dropout
-                masks (through `build(seed)` and `batch_order`).
-            train: `(x, y)` training rows.
-            test: `(x, y)` test rows.
-            epochs: Number of epochs.
-            batch_size: Rows per batch; `steps * batch_size` rows an epoch.
-            schedules: For `kerasdrop.callbacks.DropoutScheduler`: a dict
-                from dropout layer name to schedule; `None` for none.
-            callbacks: More Keras callbacks.
-
-        Returns:
-            One run per variant: a dict with `"variant"`, `"seed"` and
-            `"history"`, the per-epoch lists of `train_accuracy`,
-            `train_loss`, `test_accuracy`, `test_loss`, of `rate` (the rate
-            of the branch's first scheduled dropout layer) and of the keys
-            `coadaptation/<variant>_*` that a `CoAdaptationMonitor` logs.
-        """
-        x_train, y_train = train
-        self.reset(seed)
-        dataset, _ = ordered_dataset(
-            x_train,
-            {variant: y_train for variant in self.variants},
-            batch_size,
-            epochs,
-            seed,
-        )
-        callbacks = [Evaluation(self.variants, train, test), *callbacks]
-        if schedules:
-            callbacks.insert(0, kerasdrop.callbacks.DropoutScheduler(schedules))
-        start = time.perf_counter()
-        history = self.model.fit(
-            dataset,
-            steps_per_epoch=self.steps,
-            epochs=epochs,
-            callbacks=callbacks,
-            shuffle=False,  # The order is `batch_order`'s.
-            verbose=0,
-        ).history
-        seconds = time.perf_counter() - start
-        runs = []
-        for variant in self.variants:
-            run = {"variant": variant, "seed": seed, "history": {}}
-            for key, values in history.items():
-                if key.startswith(f"{variant}/"):
-                    key = key[len(variant) + 1 :]
-                elif key.startswith(f"{variant}_") and key.endswith("/rate"):
-                    if "rate" in run["history"]:
-                        continue  # The first dropout layer's rate only.
-                    key = "rate"
-                elif not key.startswith(f"coadaptation/{variant}_"):
-                    continue
-                run["history"][key] = [float(value) for value in values]
-            runs.append(run)
-        finals = "  ".join(
-            f"{run['variant']} {run['history']['test_accuracy'][-1]:.3f}"
-            for run in runs
-        )
-        print(
-            f"  seed {seed}: test accuracy {finals}  ({seconds:.1f} s)",
-            flush=True,
-        )
-        return runs
+    def on_train_end(self, logs=None):
+        self.function(self.model)

@@ -22,19 +22,20 @@ script runs offline. It checks four claims of the dropout literature:
    100 subnetworks against weight scaling (Srivastava et al., 2014,
    Fig. 11); and the exact average over all 2^n masks of a small layer.
 
-Every comparison is paired: within a seed all variants start from the same
-initial weights (copied), see the same training subset and the same batches
-in the same order, and draw the same dropout random numbers. The variants
-of a seed even train side by side in one Keras model -- one branch per
-variant on the same input, each with its own loss. The branches share no
-parameter, so each gets the gradient it would get alone, and Adam updates
-every parameter from its own gradient only: this is the same as training
-them one after the other on the same batches, in one compiled step. Each
-table gives the per-seed difference to no dropout as mean ± standard
-deviation over seeds and the number of seeds where the variant is better.
+Every comparison is paired, by `kerasdrop.experiments.compare`: within a
+seed all variants start from the same initial weights, see the same
+training subset and the same batches in the same order, and draw the same
+dropout random numbers. Each variant traces its train step once: its later
+seeds train on the same compiled model, given the new seed's weights,
+rates and random states and a fresh optimizer (in the overfitting
+section the run that traces took 5.5 s on average, a later seed's 2.9 s,
+on the machine below). Each table gives the per-seed difference to
+no dropout as mean ± standard deviation over seeds, its 95% Student t
+interval and the number of seeds where the variant is better.
 
-Run (144 s of CPU time, measured on two CPU cores shared with other jobs,
-where it took 263 s of wall time):
+Run (8 seeds: 276 s of CPU time, measured on two CPU cores shared with
+other jobs, where it took 251 s of wall time; `--seeds 10` took 370 s of
+wall time there, over 5 minutes):
 
     python examples/mnist1d_dropout.py
 
@@ -105,7 +106,7 @@ def parse_args(argv=None):
         help="MNIST-1D samples generated; 80%% train, 20%% test",
     )
     parser.add_argument(
-        "--seeds", type=int, default=5, help="paired seeds of every variant"
+        "--seeds", type=int, default=8, help="paired seeds of every variant"
     )
     group = parser.add_argument_group("overfitting regime")
     group.add_argument(
@@ -218,7 +219,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# Every seed builds and traces a new model, which TensorFlow would warn
+# Every variant traces its own train step, which TensorFlow would warn
 # about as "retracing".
 tf.get_logger().setLevel("ERROR")
 
@@ -227,79 +228,100 @@ import example_utils
 import kerasdrop
 
 # ---------------------------------------------------------------------------
-# The models. One MLP builder serves every section: `width` hidden units in
-# two ReLU layers, each followed by a `kerasdrop.ScheduledDropout` whose rate
-# the scheduler sets (rate 0: the plain MLP). With `residual=True` it is the
-# paper's MLP (`MLPBase` in the mnist1d repository's notebooks/models.py):
-# `h = relu(W1 x); h = h + relu(W2 h)`. A branch's layers are named after
-# its variant ("fixed_dense_1", ..., output "fixed").
+# The models and their paired training. One MLP builder serves every
+# section: `width` hidden units in two ReLU layers, each followed by a
+# `kerasdrop.ScheduledDropout` whose rate the scheduler sets (rate 0: the
+# plain MLP). With `residual=True` it is the paper's MLP (`MLPBase` in the
+# mnist1d repository's notebooks/models.py): `h = relu(W1 x); h = h +
+# relu(W2 h)`. `kerasdrop.experiments.compare` trains every variant of a
+# section, seed by seed: built after `keras.utils.set_random_seed(seed)`,
+# all variants of a seed start from the same weights, see the same batches
+# in the same order (`batch_order`) and draw the same dropout random
+# numbers (the same dropout seeds); each variant traces its train step
+# once and trains its later seeds on that compiled model. An
+# `example_utils.Evaluation` callback logs, after every epoch, the test
+# accuracy and the accuracy and loss on the training rows in inference mode
+# (no dropout), so variants compare on the same footing whatever their
+# rate.
 # ---------------------------------------------------------------------------
 
 
-def mlp_branch(inputs, variant, width, seed, residual=False):
+def build_mlp(section, seed):
+    """The compiled MLP of `section`, its dropout seeded by `seed`."""
+
     def dropout(index):
-        # The same dropout seed in every branch: where two variants have
+        # The same dropout seed in every variant: where two variants have
         # the same rate, they drop the same units.
         return kerasdrop.ScheduledDropout(
-            0.0, seed=seed * 10 + index, name=f"{variant}_dropout_{index}"
+            0.0, seed=seed * 10 + index, name=f"dropout_{index}"
         )
 
-    dense = keras.layers.Dense
-    hidden = dense(width, activation="relu", name=f"{variant}_dense_1")(inputs)
-    hidden = dropout(1)(hidden)
-    second = dense(width, activation="relu", name=f"{variant}_dense_2")(hidden)
-    if residual:
-        second = keras.layers.Add(name=f"{variant}_residual")([hidden, second])
-    hidden = dropout(2)(second)
-    return dense(10, activation="softmax", name=variant)(hidden)
-
-
-def build_side_by_side(section, seed):
-    """One model, a branch per variant, every branch with the same weights."""
-    keras.utils.set_random_seed(seed)
+    width, dense = section["width"], keras.layers.Dense
     inputs = keras.Input((40,))
-    outputs = [
-        mlp_branch(
-            inputs,
-            variant,
-            section["width"],
-            seed,
-            residual=section.get("residual", False),
-        )
-        for variant in section["variants"]
-    ]
+    hidden = dense(width, activation="relu", name="dense_1")(inputs)
+    hidden = dropout(1)(hidden)
+    second = dense(width, activation="relu", name="dense_2")(hidden)
+    if section.get("residual", False):
+        second = keras.layers.Add(name="residual")([hidden, second])
+    hidden = dropout(2)(second)
+    outputs = dense(10, activation="softmax", name="output")(hidden)
     model = keras.Model(inputs, outputs)
-    example_utils.copy_first_branch(model, section["variants"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(section["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        # One compiled call per epoch: no Python between batches.
+        steps_per_execution=example_utils.steps_per_call(
+            section["train_rows"] // section["batch_size"]
+        ),
+    )
     return model
 
 
-def make_trainer(section, num_rows):
-    return example_utils.SideBySide(
-        lambda seed: build_side_by_side(section, seed),
-        section["variants"],
-        steps=num_rows // section["batch_size"],
-        optimizer=lambda: keras.optimizers.Adam(section["learning_rate"]),
-    )
+# What `compare` compares: the last epoch's values, with their directions.
+METRICS = {
+    "test_accuracy": "max",
+    "train_accuracy": "max",
+    "train_loss": "min",
+    "test_loss": "min",
+    "test_error": "min",
+}
 
 
-def train(trainer, section, seed, train, test, callbacks=()):
-    """Trains every variant of `section` for one seed, side by side."""
+def train(section, seeds, training_data, test, callbacks=None):
+    """Every variant of `section` over `seeds`, paired by seed.
+
+    `training_data(seed)` gives the seed's `(x, y)`; `callbacks(variant,
+    seed)` more callbacks of a run. Returns the `ExperimentResult`.
+    """
     epochs = section["epochs"]
-    schedules = {
-        f"{variant}_dropout_{index}": example_utils.make_schedule(
-            variant, section["rate"], epochs
+
+    def run_callbacks(variant):
+        def make(seed):
+            extra = callbacks(variant, seed) if callbacks else []
+            train_rows = training_data(seed)
+            return [example_utils.Evaluation(train_rows, test), *extra]
+
+        return make
+
+    variants = [
+        kerasdrop.experiments.Variant(
+            variant,
+            schedule=example_utils.make_schedule(
+                variant, section["rate"], epochs
+            ),
+            callbacks=run_callbacks(variant),
         )
         for variant in section["variants"]
-        for index in (1, 2)
-    }
-    return trainer.train(
-        seed,
-        train,
-        test,
+    ]
+    return kerasdrop.experiments.compare(
+        lambda seed: build_mlp(section, seed),
+        variants,
+        training_data,
+        seeds=seeds,
         epochs=epochs,
         batch_size=section["batch_size"],
-        schedules=schedules,
-        callbacks=callbacks,
+        metrics=METRICS,
+        verbose=2,
     )
 
 
@@ -309,34 +331,27 @@ def train(trainer, section, seed, train, test, callbacks=()):
 # `kerasdrop.experiments.verdict` (reproduced: the 95% Student t interval
 # of the mean difference over seeds lies on the better side of zero;
 # contradicted: on the worse side; else not distinguishable from noise
-# here).
+# here), as `compare`'s result holds them.
 # ---------------------------------------------------------------------------
 
 
-def final(runs, variant, key):
-    chosen = sorted(
-        (run for run in runs if run["variant"] == variant),
-        key=lambda run: run["seed"],
-    )
-    return [run["history"][key][-1] for run in chosen]
-
-
-def summarize(runs, variants, keys, lower_is_better=("loss", "error")):
+def summarize(result, keys):
     summary = {}
-    for variant in variants:
+    for variant in result.variants:
         row = {}
         for key in keys:
-            values = final(runs, variant, key)
-            higher = not any(word in key for word in lower_is_better)
+            values = result.values(variant, key)
             row[key] = example_utils.mean_std(values)
-            row[f"{key}_vs_none"] = example_utils.paired_difference(
-                values, final(runs, "none", key), higher_is_better=higher
+            row[f"{key}_vs_none"] = (
+                result.differences[variant][key]
+                if variant != "none"
+                else example_utils.paired_difference(values, values)
             )
-        if "fixed" in variants and variant not in ("none", "fixed"):
+        if "fixed" in result.variants and variant not in ("none", "fixed"):
             # Schedules against the fixed rate they start from or reach.
             row["test_accuracy_vs_fixed"] = example_utils.paired_difference(
-                final(runs, variant, "test_accuracy"),
-                final(runs, "fixed", "test_accuracy"),
+                result.values(variant, "test_accuracy"),
+                result.values("fixed", "test_accuracy"),
             )
         summary[variant] = row
     return summary
@@ -351,7 +366,7 @@ def correlation(a, b):
 
 # ---------------------------------------------------------------------------
 # Co-adaptation. During training, `CoAdaptationMonitor` measures the units
-# of every branch's second hidden layer (the input of its second dropout
+# of every variant's second hidden layer (the input of its second dropout
 # layer) on a fixed probe of test rows. After training, `ablation_curve`
 # zeroes a growing random fraction of those units and measures the test
 # accuracy. Then: across all (variant, seed) pairs, does the change of a
@@ -360,26 +375,18 @@ def correlation(a, b):
 # ---------------------------------------------------------------------------
 
 
-def ablation_areas(branches, x_test, y_test, seed):
-    curves = {}
-    for variant, branch in branches.items():
-        curve = kerasdrop.analysis.ablation_curve(
-            branch,
-            f"{variant}_dropout_2",
-            x_test,
-            y_test,
-            num_orders=5,
-            seed=seed,
-        )
-        curves[variant] = {
-            "fractions": curve["fractions"].tolist(),
-            "mean": curve["mean"].tolist(),
-            "area": curve["area"],
-            # The area divided by the accuracy before ablation: how slowly
-            # the branch degrades, whatever its accuracy.
-            "relative_area": curve["area"] / max(curve["mean"][0], 1e-12),
-        }
-    return curves
+def ablation_areas(model, x_test, y_test, seed):
+    curve = kerasdrop.analysis.ablation_curve(
+        model, "dropout_2", x_test, y_test, num_orders=5, seed=seed
+    )
+    return {
+        "fractions": curve["fractions"].tolist(),
+        "mean": curve["mean"].tolist(),
+        "area": curve["area"],
+        # The area divided by the accuracy before ablation: how slowly the
+        # model degrades, whatever its accuracy.
+        "relative_area": curve["area"] / max(curve["mean"][0], 1e-12),
+    }
 
 
 def coadaptation_summary(args, runs, curves):
@@ -389,7 +396,7 @@ def coadaptation_summary(args, runs, curves):
     for variant in variants:
         row = {}
         for measure in COADAPTATION_MEASURES:
-            key = f"coadaptation/{variant}_dropout_2/{measure}"
+            key = f"coadaptation/dropout_2/{measure}"
             row[measure] = example_utils.mean_std(
                 [
                     _last_measured(run["history"], key)
@@ -433,10 +440,10 @@ def coadaptation_summary(args, runs, curves):
             )
             points["final_rate"].append(table[variant]["final_rate"])
             for measure in COADAPTATION_MEASURES:
-                key = f"coadaptation/{{}}_dropout_2/{measure}"
+                key = f"coadaptation/dropout_2/{measure}"
                 changes[measure].append(
-                    _last_measured(run["history"], key.format(variant))
-                    - _last_measured(base["history"], key.format("none"))
+                    _last_measured(run["history"], key)
+                    - _last_measured(base["history"], key)
                 )
             for area in ("area", "relative_area"):
                 changes[area].append(
@@ -461,7 +468,7 @@ def _measure_values(runs, curves, variant, measure, seeds):
     if measure.startswith("ablation_"):
         area = measure[len("ablation_") :]
         return [curves[seed][variant][area] for seed in seeds]
-    key = f"coadaptation/{variant}_dropout_2/{measure}"
+    key = f"coadaptation/dropout_2/{measure}"
     return [
         _last_measured(_of(runs, variant, seed)["history"], key)
         for seed in seeds
@@ -482,7 +489,7 @@ def _last_measured(history, key):
 
 
 # ---------------------------------------------------------------------------
-# The ensemble view. Monte-Carlo averaging on the fixed-dropout branch of
+# The ensemble view. Monte-Carlo averaging on the fixed-dropout model of
 # the first seed (`example_utils.monte_carlo_errors`). Then the exact
 # average over all 2^n masks of one dropout layer on `--exact-units` hidden
 # units, for a single softmax layer after the dropout (where weight scaling
@@ -793,9 +800,7 @@ def plot_results(results, args):
     figure, axes = plt.subplots(1, 4, figsize=(19, 4))
     for axis, measure in zip(axes[:2], COADAPTATION_MEASURES):
         for variant in OVERFITTING_VARIANTS:
-            values = _curves(
-                runs, variant, f"coadaptation/{variant}_dropout_2/{measure}"
-            )
+            values = _curves(runs, variant, f"coadaptation/dropout_2/{measure}")
             epochs = np.arange(1, values.shape[1] + 1)
             measured = ~np.isnan(values[0])
             example_utils.plot_mean_band(
@@ -902,6 +907,7 @@ def main(argv=None):
             "residual": True,
             "epochs": args.anchor_epochs,
             "rate": args.anchor_rate,
+            "train_rows": len(x_train),
             **full_data,
         },
         "overfitting": {
@@ -909,6 +915,7 @@ def main(argv=None):
             "width": args.width,
             "epochs": args.epochs,
             "rate": args.rate,
+            "train_rows": args.train_samples,
             "batch_size": args.batch_size,
             "learning_rate": args.learning_rate,
         },
@@ -917,6 +924,7 @@ def main(argv=None):
             "width": args.small_width,
             "epochs": args.underfitting_epochs,
             "rate": args.underfitting_rate,
+            "train_rows": len(x_train),
             **full_data,
         },
     }
@@ -927,15 +935,16 @@ def main(argv=None):
     probe = x_test[:512]
     keys = ("test_accuracy", "train_accuracy", "train_loss", "test_loss")
 
+    seeds = list(range(args.seeds))
+
+    def all_training_rows(seed):
+        return x_train, y_train
+
     print("1. The paper's MLP on the standard split", flush=True)
-    section = sections["anchor"]
-    trainer = make_trainer(section, len(x_train))
-    runs = []
-    for seed in range(args.seeds):
-        runs += train(trainer, section, seed, (x_train, y_train), test)
+    result = train(sections["anchor"], seeds, all_training_rows, test)
     results["anchor"] = {
-        "runs": runs,
-        "summary": summarize(runs, ANCHOR_VARIANTS, keys),
+        "runs": result.runs,
+        "summary": summarize(result, keys),
     }
 
     print(
@@ -943,42 +952,57 @@ def main(argv=None):
         f"MLP {args.width}-{args.width}",
         flush=True,
     )
-    section = sections["overfitting"]
-    trainer = make_trainer(section, args.train_samples)
-    runs, ablation, monte_carlo = [], {}, None
-    for seed in range(args.seeds):
+
+    def training_subset(seed):
         # The seed's training subset, the same for all its variants.
         rows = np.random.default_rng(seed).choice(
             len(x_train), args.train_samples, replace=False
         )
-        monitor = kerasdrop.callbacks.CoAdaptationMonitor(
-            probe,
-            layers=[f"{v}_dropout_2" for v in OVERFITTING_VARIANTS],
-            measures=COADAPTATION_MEASURES,
-            every=args.monitor_every,
-            seed=seed,
-        )
-        runs += train(
-            trainer,
-            section,
-            seed,
-            (x_train[rows], y_train[rows]),
-            test,
-            callbacks=[monitor],
-        )
-        ablation[seed] = ablation_areas(trainer.branches, x_test, y_test, seed)
-        if seed == 0:
-            monte_carlo = example_utils.monte_carlo_errors(
-                trainer.branches["fixed"],
+        return x_train[rows], y_train[rows]
+
+    ablation = {seed: {} for seed in seeds}
+    ensemble = {}
+
+    def analyse(variant, seed, model):
+        # After training, on the trained model, before `compare` gives it
+        # the next seed's weights.
+        ablation[seed][variant] = ablation_areas(model, x_test, y_test, seed)
+        if variant == "fixed" and seed == seeds[0]:
+            ensemble["monte_carlo"] = example_utils.monte_carlo_errors(
+                model,
                 x_test,
                 y_test,
                 args.sample_counts,
                 args.mc_repeats,
                 seed,
             )
+
+    def overfitting_callbacks(variant, seed):
+        monitor = kerasdrop.callbacks.CoAdaptationMonitor(
+            probe,
+            layers=["dropout_2"],
+            measures=COADAPTATION_MEASURES,
+            every=args.monitor_every,
+            seed=seed,
+        )
+        return [
+            monitor,
+            example_utils.AfterTraining(
+                lambda model: analyse(variant, seed, model)
+            ),
+        ]
+
+    result = train(
+        sections["overfitting"],
+        seeds,
+        training_subset,
+        test,
+        callbacks=overfitting_callbacks,
+    )
+    runs = result.runs
     results["overfitting"] = {
         "runs": runs,
-        "summary": summarize(runs, OVERFITTING_VARIANTS, keys),
+        "summary": summarize(result, keys),
     }
     coadaptation = coadaptation_summary(args, runs, ablation)
     coadaptation["ablation_curves"] = ablation
@@ -989,20 +1013,10 @@ def main(argv=None):
         f"MLP {args.small_width}-{args.small_width}",
         flush=True,
     )
-    section = sections["underfitting"]
-    trainer = make_trainer(section, len(x_train))
-    runs = []
-    for seed in range(args.seeds):
-        runs += train(trainer, section, seed, (x_train, y_train), test)
-    for run in runs:
-        run["history"]["test_error"] = [
-            1.0 - value for value in run["history"]["test_accuracy"]
-        ]
+    result = train(sections["underfitting"], seeds, all_training_rows, test)
     results["underfitting"] = {
-        "runs": runs,
-        "summary": summarize(
-            runs, UNDERFITTING_VARIANTS, (*keys, "test_error")
-        ),
+        "runs": result.runs,
+        "summary": summarize(result, (*keys, "test_error")),
     }
     under = results["underfitting"]["summary"]["early"]
     over = results["overfitting"]["summary"]
@@ -1030,7 +1044,7 @@ def main(argv=None):
 
     print("4. The ensemble view", flush=True)
     results["ensemble"] = {
-        "monte_carlo": monte_carlo,
+        "monte_carlo": ensemble["monte_carlo"],
         "exact": exactness_check(args, (x_train, y_train), test),
     }
 

@@ -9,6 +9,7 @@ JAX too: `KERAS_BACKEND=jax KERASDROP_EXAMPLES_ALL_BACKENDS=1 pytest ...`).
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -83,8 +84,15 @@ def test_every_variant_and_seed_has_a_paired_run(
         (seed, variant) for seed in range(2) for variant in variants
     )
     for run in runs:
-        for key in ("test_accuracy", "train_accuracy", "train_loss", "rate"):
+        for key in (
+            "test_accuracy",
+            "train_accuracy",
+            "train_loss",
+            "dropout_1/rate",
+        ):
             assert len(run["history"][key]) == epochs
+        # `compare` traced each variant once: its later seeds reused it.
+        assert run["reused_compiled_model"] == (run["seed"] > 0)
     summary = results[section]["summary"]
     assert set(summary) == set(variants)
     for row in summary.values():
@@ -102,10 +110,10 @@ def test_every_variant_and_seed_has_a_paired_run(
 
 
 @end_to_end
-def test_schedules_reach_the_branches(quick_run):
+def test_schedules_reach_every_variant(quick_run):
     results, _ = quick_run
     rates = {
-        run["variant"]: run["history"]["rate"]
+        run["variant"]: run["history"]["dropout_1/rate"]
         for run in results["overfitting"]["runs"]
         if run["seed"] == 0
     }
@@ -148,20 +156,32 @@ def test_claims_coadaptation_and_ensemble_sections(example, quick_run):
     assert exact["softmax layer"]["max_abs_geometric_minus_inference"] < 1e-5
 
 
-def test_branches_start_from_the_same_weights(example):
-    section = {"variants": ("none", "fixed"), "width": 8, "residual": True}
-    model = example.build_side_by_side(section, seed=3)
-    none, fixed = (
-        example.example_utils.branch_layers(model, variant)
-        for variant in ("none", "fixed")
-    )
-    assert [layer.name for layer in fixed][:2] == [
-        "fixed_dense_1",
-        "fixed_dropout_1",
+def test_variants_of_a_seed_pair_up(example):
+    # Every variant is the same MLP (the dropout rates are the scheduler's),
+    # so `compare` shares all its weights between the variants of a seed;
+    # the dropout seeds depend on the seed only.
+    section = {
+        "width": 8,
+        "residual": True,
+        "learning_rate": 1e-3,
+        "train_rows": 64,
+        "batch_size": 16,
+    }
+    models = []
+    for _ in range(2):
+        keras.utils.set_random_seed(3)
+        models.append(example.build_mlp(section, seed=3))
+    first, second = models
+    assert [layer.name for layer in first.layers][1:4] == [
+        "dense_1",
+        "dropout_1",
+        "dense_2",
     ]
-    for a, b in zip(none, fixed):
-        for x, y in zip(a.get_weights(), b.get_weights()):
-            np.testing.assert_array_equal(x, y)
+    start = kerasdrop.experiments.initial_weights(first)
+    assert len(start) == len(first.trainable_weights) == 6
+    for x, y in zip(start, kerasdrop.experiments.initial_weights(second)):
+        np.testing.assert_array_equal(x, y)
+    assert first.get_layer("dropout_2").seed == 32
 
 
 def test_quick_flag_keeps_explicit_flags(example):

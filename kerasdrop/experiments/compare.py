@@ -1,14 +1,17 @@
 """`compare`: trains dropout variants of one model, paired by seed."""
 
-import inspect
+import contextlib
+import numbers
 import time
 
 import keras
 
+from kerasdrop import schedules
 from kerasdrop.callbacks import DropoutScheduler
 from kerasdrop.experiments import pairing
 from kerasdrop.experiments.experiment_result import ExperimentResult
 from kerasdrop.experiments.variant import Variant
+from kerasdrop.experiments.variant import call_with_seed
 
 # Parts of a metric name that mean "lower is better".
 _LOWER_IS_BETTER = (
@@ -75,23 +78,10 @@ def _check_metrics(metrics, history, validation):
     return dict(metrics)
 
 
-def _call_build(build_model, seed):
-    """`build_model(seed)` if it takes an argument, else `build_model()`."""
-    try:
-        parameters = inspect.signature(build_model).parameters.values()
-    except (TypeError, ValueError):
-        parameters = ()
-    takes_seed = any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        for p in parameters
-    )
-    return build_model(seed) if takes_seed else build_model()
-
-
 def _build(build_model, variant, seed):
     """The model of `variant` for `seed`, built after seeding, compiled."""
     keras.utils.set_random_seed(seed)
-    model = _call_build(variant.build_model or build_model, seed)
+    model = call_with_seed(variant.build_model or build_model, seed)
     if not model.compiled:
         raise ValueError(
             "Expected `build_model` to return a compiled model. Received an "
@@ -103,6 +93,116 @@ def _build(build_model, variant, seed):
             transformed.compile_from_config(model.get_compile_config())
         model = transformed
     return model
+
+
+_no_scope = contextlib.nullcontext
+
+
+def _numpy_copies(variables):
+    # Copies, not the variables: on JAX, assigning a variable itself would
+    # share one buffer between two models.
+    return [keras.ops.convert_to_numpy(v) for v in variables]
+
+
+class _CompiledModel:
+    """A variant's compiled model, trained again for its later seeds.
+
+    Tracing the train step of a new model costs more than training a tiny
+    model for a seed. A later seed's model is still built as before (after
+    `keras.utils.set_random_seed(seed)`, which is cheap); `take` then gives
+    the compiled model every variable of it -- weights, rates, the states
+    of the seed generators, statistics such as BatchNorm's -- and the
+    optimizer's variables as they were before its first step (iterations,
+    learning rate, slots), so the compiled model starts where the new one
+    would.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        optimizer = model.optimizer
+        if not optimizer.built:
+            # Keras would build it when it traces the train step (on
+            # TensorFlow); built now, its state before the first step is
+            # known: iteration 0, the initial learning rate, the slots.
+            scope = getattr(model, "distribute_strategy", None)
+            with scope.scope() if scope is not None else _no_scope():
+                optimizer.build(model.trainable_variables)
+        self.fresh_optimizer = _numpy_copies(optimizer.variables)
+        # Before training: a callback may change the learning rate, which
+        # the configuration reports.
+        self.compile_config = _without_names(model.get_compile_config())
+
+    def matches(self, new):
+        """Whether `new` is the same model as this one but for its values:
+        the same class, compile configuration and variables (in number,
+        shape and dtype)."""
+        old_variables, new_variables = self.model.variables, new.variables
+        if type(new) is not type(self.model) or len(old_variables) != len(
+            new_variables
+        ):
+            return False
+        if any(
+            tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype
+            for a, b in zip(old_variables, new_variables)
+        ):
+            return False
+        try:
+            return self.compile_config == _without_names(
+                new.get_compile_config()
+            )
+        except Exception:  # A configuration that cannot be compared.
+            return False
+
+    def take(self, new):
+        """The compiled model with the state of `new`."""
+        model = self.model
+        for variable, value in zip(
+            model.variables, _numpy_copies(new.variables)
+        ):
+            variable.assign(value)
+        for variable, value in zip(
+            model.optimizer.variables, self.fresh_optimizer
+        ):
+            variable.assign(value)
+        # `fit` resets it too; a callback may read it before.
+        model.stop_training = False
+        return model
+
+
+def _without_names(config):
+    """A compile configuration without the names Keras makes unique per
+    object (`"adam"`, `"adam_1"`, ...), which change no computation."""
+    if isinstance(config, dict):
+        return {
+            key: _without_names(value)
+            for key, value in config.items()
+            if key != "name"
+        }
+    if isinstance(config, (list, tuple)):
+        return [_without_names(value) for value in config]
+    return config
+
+
+def _resolved_schedule(scheduled):
+    """One schedule object per variant for a number: the scheduler's
+    compiled step is kept for the same schedule object, so a per-batch
+    constant rate traces once per variant, not once per seed."""
+    if isinstance(scheduled, numbers.Real) and not isinstance(scheduled, bool):
+        return schedules.Constant(float(scheduled))
+    return scheduled
+
+
+def _training_data(x, y, seed):
+    """The training rows of `seed`: `x(seed)` for a function, else `x, y`."""
+    if not callable(x):
+        return x, y
+    data = x(seed)
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(
+            "Expected the function `x` to return a tuple `(x, y)` for seed "
+            f"{seed}. Received: {type(data).__name__}"
+        )
+    return data
 
 
 def compare(
@@ -120,6 +220,7 @@ def compare(
     summary="last",
     confidence=0.95,
     fit_kwargs=None,
+    reuse_compiled_model=True,
     verbose=1,
 ):
     """Trains dropout variants of one model, paired by seed, and compares.
@@ -149,16 +250,35 @@ def compare(
     or off), float rounding moves them, so treat a verdict whose interval
     nearly touches zero as fragile.
 
-    Every run traces a new model, which costs more than the training of a
-    tiny model: keep `seeds` and `variants` to what the question needs.
+    Tracing a new model's train step costs more than training a tiny
+    model, so by default (`reuse_compiled_model=True`) each variant traces
+    once: its first seed's compiled model also trains its later seeds. A
+    later seed's model is still built, after seeding, as above (cheap:
+    nothing is traced); the compiled model then takes NumPy copies of all
+    its variables (weights, dropout rates, the states of the seed
+    generators, statistics such as BatchNorm's) and the optimizer's
+    variables as they were before its first step (iterations, learning
+    rate, slots), and `stop_training` is cleared; metrics are reset by
+    `fit` itself, callbacks are made anew per run when `callbacks` is a
+    function. The histories equal those of new models (tested to the last
+    bit on one machine). The compiled model is reused only where the new
+    model has the same class, compile configuration and variables (number,
+    shapes, dtypes); otherwise the new model is trained, and kept for the
+    seeds after it. What a model keeps outside its variables -- a Python
+    attribute a custom layer or `train_step` changes during training, an
+    optimizer whose learning-rate schedule a callback replaces -- would
+    carry over: pass `reuse_compiled_model=False` for such models.
 
     Args:
         build_model: A function that returns a new compiled model; called
             with the seed if it takes an argument, without otherwise.
         variants: A list of `kerasdrop.experiments.Variant`.
         x: Training inputs: an array, or a list or dict of arrays, rows
-            first.
-        y: Training targets, in the same form.
+            first; or a function of the seed that returns `(x, y)`, for
+            training data that changes with the seed (a different subset of
+            rows per seed, say; all variants of a seed get the same).
+        y: Training targets, in the same form (`None` when `x` is a
+            function).
         validation_data: `(x_val, y_val)`, evaluated after every epoch as
             `fit` does.
         seeds: The seeds to pair over (at least 2 for an interval).
@@ -175,6 +295,8 @@ def compare(
         confidence: Coverage of the intervals.
         fit_kwargs: More keyword arguments of `fit` (not `x`, `y`,
             `batch_size`, `epochs`, `shuffle`, `steps_per_epoch`).
+        reuse_compiled_model: Whether a variant's compiled model trains its
+            later seeds (see above), or every run trains a new model.
         verbose: 0 for silence, 1 for a progress bar over the runs, 2 for
             a line per run.
 
@@ -217,34 +339,51 @@ def compare(
             f"`fit_kwargs` may not set {sorted(reserved & set(fit_kwargs))}: "
             "`compare` sets them for the pairing."
         )
-    num_rows = len(keras.tree.flatten(x)[0])
-    steps = num_rows // batch_size
+    if callable(x) and y is not None:
+        raise ValueError(
+            "Pass `y=None` when `x` is a function: it returns `(x, y)`. "
+            f"Received: y of type {type(y).__name__}"
+        )
     by_name = {variant.name: variant for variant in variants}
     order_names = [reference] + [
         v.name for v in variants if v.name != reference
     ]
+    scheduled = {v.name: _resolved_schedule(v.scheduled) for v in variants}
+    compiled = {}  # Variant name -> its `_CompiledModel`.
     progress = keras.utils.Progbar(
         len(seeds) * len(variants), verbose=1 if verbose == 1 else 0
     )
     runs, chosen_metrics, done = [], None, 0
     for seed in seeds:
+        x_seed, y_seed = _training_data(x, y, seed)
+        num_rows = len(keras.tree.flatten(x_seed)[0])
+        steps = num_rows // batch_size
         order = pairing.batch_order(num_rows, batch_size, epochs, seed)
-        x_ordered = pairing.ordered_rows(x, order)
-        y_ordered = None if y is None else pairing.ordered_rows(y, order)
+        x_ordered = pairing.ordered_rows(x_seed, order)
+        y_ordered = (
+            None if y_seed is None else pairing.ordered_rows(y_seed, order)
+        )
         start_weights = None
         for name in order_names:
             variant = by_name[name]
             model = _build(build_model, variant, seed)
+            kept = compiled.get(name)
+            reused = kept is not None and kept.matches(model)
+            if reused:
+                model = kept.take(model)
             if start_weights is None:  # The reference comes first.
                 start_weights = pairing.initial_weights(model)
                 shared = True
             else:
                 shared = pairing.copy_initial_weights(start_weights, model)
-            callbacks = variant.make_callbacks()
-            if variant.scheduled is not None:
+            callbacks = variant.make_callbacks(seed)
+            if scheduled[name] is not None:
                 callbacks.insert(
-                    0, DropoutScheduler(variant.scheduled, unit=variant.unit)
+                    0, DropoutScheduler(scheduled[name], unit=variant.unit)
                 )
+            if reuse_compiled_model and not reused:
+                # This model serves the variant's later seeds.
+                compiled[name] = _CompiledModel(model)
             # Anything drawn from the global generators during `fit` is
             # drawn alike by every variant.
             keras.utils.set_random_seed(seed)
@@ -276,6 +415,7 @@ def compare(
                     },
                     "seconds": seconds,
                     "shared_initial_weights": shared,
+                    "reused_compiled_model": reused,
                 }
             )
             done += 1

@@ -20,8 +20,8 @@ class ExperimentResult:
 
     Args:
         runs: One dict per run, with `"variant"`, `"seed"`, `"history"`
-            (metric name -> list of per-epoch values), `"seconds"` and
-            `"shared_initial_weights"`.
+            (metric name -> list of per-epoch values), `"seconds"`,
+            `"shared_initial_weights"` and `"reused_compiled_model"`.
         variants: The variant names, in order.
         reference: The reference variant's name.
         metrics: A dict from metric name to `"max"` or `"min"` (whether a

@@ -1,6 +1,21 @@
 """One dropout variant of a model in a paired comparison."""
 
+import inspect
+
 from kerasdrop.layers.rates import validate_rate
+
+
+def call_with_seed(function, seed):
+    """`function(seed)` if it takes an argument, else `function()`."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        parameters = ()
+    takes_seed = any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        for p in parameters
+    )
+    return function(seed) if takes_seed else function()
 
 
 class Variant:
@@ -26,9 +41,9 @@ class Variant:
             rate of the model. Not with `schedule`.
         schedule: What `DropoutScheduler` takes as its `schedule`.
         unit: The scheduler's `unit`, `"epoch"` or `"batch"`.
-        callbacks: A list of Keras callbacks, or a function of no arguments
-            that returns one (called for every run, so stateful callbacks
-            start afresh).
+        callbacks: A list of Keras callbacks, or a function that returns
+            one, called for every run (so stateful callbacks start afresh)
+            with the run's seed if it takes an argument.
         transform: A function `model -> model`, applied to each newly
             built model before training.
         build_model: A function of no arguments that returns the compiled
@@ -81,10 +96,13 @@ class Variant:
         self.transform = transform
         self.build_model = build_model
 
-    def make_callbacks(self):
-        """The callbacks of one run: `callbacks`, called if it is a function."""
+    def make_callbacks(self, seed=None):
+        """The callbacks of one run: `callbacks`, called (with `seed` if it
+        takes an argument) if it is a function."""
         callbacks = (
-            self.callbacks() if callable(self.callbacks) else self.callbacks
+            call_with_seed(self.callbacks, seed)
+            if callable(self.callbacks)
+            else self.callbacks
         )
         return list(callbacks or ())
 
