@@ -104,3 +104,23 @@ def test_formulas_are_math_not_code():
         spans = re.findall(r"`[^`\n]+`", text)
         raw = [span for span in spans if re.search(r"\^|_\{|\\[a-z]+", span)]
         assert not raw, (os.path.relpath(page, ROOT), raw)
+
+
+def test_no_file_holds_merge_conflict_markers():
+    # A merge once left both sides of a conflict on a docs page, markers
+    # and all; `mkdocs build --strict` renders them as text.
+    names = ["README.md", "setup.cfg", "pyproject.toml", "conftest.py"]
+    for folder in ("kerasdrop", "tests", "examples", "docs", "benchmarks"):
+        for base, _, files in os.walk(os.path.join(ROOT, folder)):
+            names += [
+                os.path.relpath(os.path.join(base, name), ROOT)
+                for name in files
+                if name.endswith((".md", ".py", ".yml", ".toml"))
+            ]
+    marker = re.compile(r"^(<{7} |={7}$|>{7} )", re.M)
+    found = [
+        name
+        for name in names
+        if marker.search(open(os.path.join(ROOT, name)).read())
+    ]
+    assert not found, found
