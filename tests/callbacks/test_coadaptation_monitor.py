@@ -13,6 +13,7 @@ from kerasdrop.analysis import coadaptation
 from kerasdrop.callbacks import CoAdaptationMonitor
 from kerasdrop.layers.rates import recording
 from kerasdrop.models.walk import rate_holders
+from tests.applications import not_on_jax
 from tests.warning_checks import no_warnings
 
 
@@ -647,6 +648,7 @@ def _efficientnet(**kwargs):
     return kerasdrop.make_schedulable(model)
 
 
+@not_on_jax
 def test_converted_efficientnet_layers_are_measured_also_when_nested():
     backbone = _efficientnet(include_top=False, pooling="avg")
     converted = [

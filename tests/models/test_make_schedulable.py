@@ -7,6 +7,7 @@ from keras import ops
 
 import kerasdrop
 from kerasdrop.callbacks import DropoutScheduler
+from tests.applications import not_on_jax
 from tests.fit_probes import ReadEachEpoch
 from tests.fit_probes import record_zero_fraction
 from tests.fit_probes import zero_fraction_model
@@ -218,6 +219,7 @@ def test_model_without_dropout_raises():
         kerasdrop.make_schedulable(model)
 
 
+@not_on_jax
 def test_mobilenet_v2_holds_no_dropout():
     model = keras.applications.MobileNetV2(
         weights=None, input_shape=(32, 32, 3), classes=3
@@ -565,6 +567,7 @@ def test_rates_from_resolves_from_a_layer_of_the_converted_model(tmp_path):
     assert block.noise[0].stddev == pytest.approx(0.1)
 
 
+@not_on_jax
 def test_converted_application_nested_in_a_model_saves_and_loads(tmp_path):
     application = _efficientnet()
     kerasdrop.make_schedulable(application)
@@ -724,6 +727,7 @@ def test_efficientnet_b0_rates_follow_the_schedule_in_fit():
     np.testing.assert_allclose(zeros, [0.1, 0.5], atol=0.03)
 
 
+@not_on_jax
 def test_mobilenet_v3_small_one_dropout_converted_and_scheduled(tmp_path):
     model = keras.applications.MobileNetV3Small(
         weights=None, input_shape=(32, 32, 3), classes=3

@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 
 from kerasdrop import transfer
+from tests.applications import not_on_jax
 
 
 def _numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
+@not_on_jax
 @pytest.mark.parametrize(
     "name, branch_end, extra_top_layers",
     [
