@@ -94,7 +94,8 @@ def _is_example_run(path):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """`-n N` keeps each group of `_SHARED_BUILDS` in one test process.
+    """`-n N` keeps each group of `_SHARED_BUILDS`, and each file of
+    example runs, in one test process.
 
     pytest-xdist's own `--dist loadgroup` marks groups in the test ids,
     which pytest 9 no longer lets it change; this is that scheduler with
@@ -110,6 +111,10 @@ def pytest_xdist_make_scheduler(config, log):
             for group, prefixes in _SHARED_BUILDS.items():
                 if nodeid.startswith(prefixes):
                     return group
+            path = nodeid.split("::")[0]
+            if _is_example_run(path):
+                # Its tests share the module's run of the example.
+                return path
             return nodeid
 
     return SharedBuildScheduling(config, log)

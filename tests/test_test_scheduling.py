@@ -55,3 +55,10 @@ def test_a_group_is_one_scope_and_other_tests_are_their_own():
 
 def test_an_explicit_distribution_is_left_alone():
     assert conftest.pytest_xdist_make_scheduler(_Config("each"), None) is None
+
+
+def test_the_tests_of_an_example_file_share_one_process():
+    scheduler = conftest.pytest_xdist_make_scheduler(_Config("load"), None)
+    path = "tests/test_examples_vit.py"
+    assert scheduler._split_scope(f"{path}::test_a") == path
+    assert scheduler._split_scope(f"{path}::test_b[x]") == path
