@@ -182,9 +182,10 @@ def random_shift(factor=0.1, seed=None, name="random_shift"):
     XLA has no kernel for its image transform, and a model holding such a
     layer runs its whole train step eagerly on JAX: the small ResNet's
     pretraining on 8x8 images took 110 ms a step there, and 5 ms compiled
-    (2 CPU cores). On JAX its ops are
-    `jax.numpy` and compile, so there the layer is marked compilable; on
-    TensorFlow and PyTorch it is Keras's layer unchanged.
+    (2 CPU cores; `pretrain_small_resnet(image_size=8, filters=(8, 8),
+    epochs=3)` prints the time per step). On JAX its ops are `jax.numpy`
+    and compile, so there the layer is marked compilable; on TensorFlow
+    and PyTorch it is Keras's layer unchanged.
 
     Args:
         factor: Largest shift, as a fraction of the height and the width.
