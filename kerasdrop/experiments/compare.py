@@ -239,8 +239,9 @@ def compare(
 
     Each metric logged by `fit` (by default every `val_*` metric when
     `validation_data` is given, every metric otherwise) is compared at the
-    last epoch (`summary="last"`) or at its best epoch (`"best"`). For
-    every variant and metric the result holds the paired difference to the
+    last epoch (`summary="last"`; for a run that `EarlyStopping` stopped,
+    the epoch where it stopped) or at its best epoch (`"best"`). For every
+    variant and metric the result holds the paired difference to the
     reference: mean, standard deviation, a two-sided Student t confidence
     interval of the mean over seeds, wins, ties and losses, and a verdict:
     `"reproduced"` (better) or `"contradicted"` (worse) only when the

@@ -78,17 +78,27 @@ class ExperimentResult:
         return [runs[seed] for seed in self.seeds]
 
     def history(self, variant, metric):
-        """Per-epoch values of `metric`: an array of shape (seeds, epochs)."""
-        return np.array(
-            [run["history"][metric] for run in self._runs_of(variant)],
-            dtype="float64",
-        )
+        """Per-epoch values of `metric`: an array of shape (seeds, epochs).
+
+        A run that stopped early (`keras.callbacks.EarlyStopping`) is
+        padded with NaN after its last epoch.
+        """
+        rows = [run["history"][metric] for run in self._runs_of(variant)]
+        history = np.full((len(rows), max(map(len, rows))), np.nan)
+        for row, values in zip(history, rows):
+            row[: len(values)] = values
+        return history
 
     def values(self, variant, metric):
-        """The compared value of `metric` for each seed, as a list."""
+        """The compared value of `metric` for each seed, as a list: each
+        run's last epoch (where it stopped, for a run stopped early) or its
+        best epoch, as `summary` says."""
         history = self.history(variant, metric)
         if self.summary == "last":
-            return history[:, -1].tolist()
+            lengths = [
+                len(run["history"][metric]) for run in self._runs_of(variant)
+            ]
+            return [row[n - 1] for row, n in zip(history.tolist(), lengths)]
         pick = (
             np.nanmax if self.metrics.get(metric, "max") == "max" else np.nanmin
         )
@@ -218,7 +228,8 @@ class ExperimentResult:
         for variant in self.variants:
             history = self.history(variant, metric)
             epochs = np.arange(1, history.shape[1] + 1)
-            mean, std = history.mean(0), history.std(0)
+            # Runs stopped early count until their last epoch.
+            mean, std = np.nanmean(history, 0), np.nanstd(history, 0)
             (line,) = ax.plot(epochs, mean, label=variant)
             ax.fill_between(
                 epochs,

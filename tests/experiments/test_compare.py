@@ -254,3 +254,43 @@ def test_variant_validates_its_arguments():
         experiments.Variant("x", rate=1.5)
     with pytest.raises(ValueError, match="non-empty string"):
         experiments.Variant("")
+
+
+def _stopped_early_result(summary):
+    # Seed 1 of "fixed" stopped after 2 of 4 epochs (as EarlyStopping
+    # stops a run); its compared value is the one of its last epoch.
+    histories = {
+        ("none", 0): [0.1, 0.2, 0.3, 0.4],
+        ("none", 1): [0.1, 0.2, 0.2, 0.3],
+        ("fixed", 0): [0.2, 0.3, 0.5, 0.45],
+        ("fixed", 1): [0.3, 0.35],
+    }
+    runs = [
+        {"variant": v, "seed": s, "history": {"val_accuracy": h}}
+        for (v, s), h in histories.items()
+    ]
+    return experiments.ExperimentResult(
+        runs, ["none", "fixed"], "none", {"val_accuracy": "max"}, [0, 1],
+        summary=summary,
+    )  # fmt: skip
+
+
+def test_runs_that_stopped_early_count_with_their_last_epoch():
+    last = _stopped_early_result("last")
+    assert last.values("fixed", "val_accuracy") == [0.45, 0.35]
+    np.testing.assert_allclose(
+        last.differences["fixed"]["val_accuracy"]["differences"], [0.05, 0.05]
+    )
+    history = last.history("fixed", "val_accuracy")
+    assert history.shape == (2, 4) and np.isnan(history[1, 2:]).all()
+    best = _stopped_early_result("best")
+    assert best.values("fixed", "val_accuracy") == [0.5, 0.35]
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    assert best.plot().get_xlabel() == "epoch"
+
+
+def test_a_last_epoch_that_diverged_stays_nan():
+    result = _stopped_early_result("last")
+    result.runs[2]["history"]["val_accuracy"][-1] = float("nan")
+    assert np.isnan(result.values("fixed", "val_accuracy")[0])
