@@ -272,7 +272,9 @@ def compare(
 
     Args:
         build_model: A function that returns a new compiled model; called
-            with the seed if it takes an argument, without otherwise.
+            with the seed if it takes one (a parameter named `seed`, or
+            a first positional parameter without a default), without
+            otherwise.
         variants: A list of `kerasdrop.experiments.Variant`.
         x: Training inputs: an array, or a list or dict of arrays, rows
             first; or a function of the seed that returns `(x, y)`, for

@@ -6,16 +6,34 @@ from kerasdrop.layers.rates import validate_rate
 
 
 def call_with_seed(function, seed):
-    """`function(seed)` if it takes an argument, else `function()`."""
+    """Calls `function` with the seed if it takes one, else without.
+
+    It takes the seed through a parameter named `seed`, or through its
+    first positional parameter if that one has no default: a parameter
+    with a default (`build(width=64)`) keeps its default.
+    """
     try:
-        parameters = inspect.signature(function).parameters.values()
+        parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
-        parameters = ()
-    takes_seed = any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        parameters = []
+    for p in parameters:
+        if p.name == "seed" and p.kind in (
+            p.POSITIONAL_OR_KEYWORD,
+            p.KEYWORD_ONLY,
+        ):
+            return function(seed=seed)
+    positional = [
+        p
         for p in parameters
-    )
-    return function(seed) if takes_seed else function()
+        if p.kind
+        in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if positional and (
+        positional[0].kind == positional[0].VAR_POSITIONAL
+        or positional[0].default is positional[0].empty
+    ):
+        return function(seed)
+    return function()
 
 
 class Variant:
@@ -43,7 +61,7 @@ class Variant:
         unit: The scheduler's `unit`, `"epoch"` or `"batch"`.
         callbacks: A list of Keras callbacks, or a function that returns
             one, called for every run (so stateful callbacks start afresh)
-            with the run's seed if it takes an argument.
+            with the run's seed if it takes one (as `build_model`).
         transform: A function `model -> model`, applied to each newly
             built model before training.
         build_model: A function of no arguments that returns the compiled
@@ -98,7 +116,7 @@ class Variant:
 
     def make_callbacks(self, seed=None):
         """The callbacks of one run: `callbacks`, called (with `seed` if it
-        takes an argument) if it is a function."""
+        takes one) if it is a function."""
         callbacks = (
             call_with_seed(self.callbacks, seed)
             if callable(self.callbacks)

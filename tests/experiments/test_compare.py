@@ -294,3 +294,22 @@ def test_a_last_epoch_that_diverged_stays_nan():
     result = _stopped_early_result("last")
     result.runs[2]["history"]["val_accuracy"][-1] = float("nan")
     assert np.isnan(result.values("fixed", "val_accuracy")[0])
+
+
+@pytest.mark.parametrize(
+    "function, expected",
+    [
+        (lambda seed: seed, 7),
+        (lambda s: s, 7),
+        (lambda *args: args[0], 7),
+        (lambda: "no seed", "no seed"),
+        # A parameter with a default is not the seed, unless so named.
+        (lambda width=64: width, 64),
+        (lambda width=64, seed=0: (width, seed), (64, 7)),
+        (lambda *, seed: seed, 7),
+    ],
+)
+def test_functions_get_the_seed_only_where_they_take_it(function, expected):
+    from kerasdrop.experiments.variant import call_with_seed
+
+    assert call_with_seed(function, 7) == expected
