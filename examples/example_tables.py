@@ -154,6 +154,26 @@ def _compared(d, digits=3):
     return f"{_paired(d, digits)} | {d['verdict']}" if d else " |"
 
 
+def predictive_table(predictive, names=None):
+    """The lines of the table of how well each co-adaptation measure's
+    change predicts the accuracy gain and follows the final rate
+    (`mnist1d_dropout.py`'s `coadaptation["predictive"]`); `names` maps a
+    measure to the name shown (the measure itself by default)."""
+    lines = [
+        "| change against no dropout | r with accuracy gain "
+        "| r with final rate |",
+        "|---|---:|---:|",
+    ]
+    for measure, row in predictive.items():
+        cells = [
+            "n/a" if value is None else f"{value:+.2f}"
+            for value in (row["r_with_accuracy_gain"], row["r_with_final_rate"])
+        ]
+        name = measure if names is None else names[measure]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def mnist1d_dropout_tables(results):
     """The MNIST-1D tables of `mnist1d_dropout.py` on the page."""
     config = results["config"]
@@ -222,18 +242,7 @@ def mnist1d_dropout_tables(results):
         "area": "ablation area",
         "relative_area": "relative ablation area",
     }
-    lines += [
-        "",
-        "| change against no dropout | r with accuracy gain "
-        "| r with final rate |",
-        "|---|---:|---:|",
-    ]
-    for measure, row in coadaptation["predictive"].items():
-        cells = [
-            "n/a" if value is None else f"{value:+.2f}"
-            for value in (row["r_with_accuracy_gain"], row["r_with_final_rate"])
-        ]
-        lines.append(f"| {names[measure]} | {cells[0]} | {cells[1]} |")
+    lines += [""] + predictive_table(coadaptation["predictive"], names)
     places = {
         "softmax layer": "softmax layer",
         "hidden ReLU": "hidden ReLU layer of 32 units, then softmax",

@@ -223,6 +223,7 @@ import tensorflow as tf
 # about as "retracing".
 tf.get_logger().setLevel("ERROR")
 
+import example_tables
 import example_utils
 
 import kerasdrop
@@ -631,18 +632,7 @@ def format_tables(args, results):
             f"{_cell(row['ablation_relative_area'])} | "
             f"{paired(row['ablation_relative_area_vs_none'])} |"
         )
-    lines += [
-        "",
-        "| change against no dropout | r with accuracy gain "
-        "| r with final rate |",
-        "|---|---:|---:|",
-    ]
-    for measure, row in coadaptation["predictive"].items():
-        cells = [
-            "n/a" if value is None else f"{value:+.2f}"
-            for value in (row["r_with_accuracy_gain"], row["r_with_final_rate"])
-        ]
-        lines.append(f"| {measure} | {cells[0]} | {cells[1]} |")
+    lines += [""] + example_tables.predictive_table(coadaptation["predictive"])
 
     lines += [""] + example_utils.monte_carlo_table(
         "Monte-Carlo averaging vs weight scaling (fixed dropout, seed 0, "
