@@ -95,9 +95,6 @@ def _build(build_model, variant, seed):
     return model
 
 
-_no_scope = contextlib.nullcontext
-
-
 def _numpy_copies(variables):
     # Copies, not the variables: on JAX, assigning a variable itself would
     # share one buffer between two models.
@@ -124,8 +121,12 @@ class _CompiledModel:
             # Keras would build it when it traces the train step (on
             # TensorFlow); built now, its state before the first step is
             # known: iteration 0, the initial learning rate, the slots.
-            scope = getattr(model, "distribute_strategy", None)
-            with scope.scope() if scope is not None else _no_scope():
+            strategy = getattr(model, "distribute_strategy", None)
+            with (
+                contextlib.nullcontext()
+                if strategy is None
+                else strategy.scope()
+            ):
                 optimizer.build(model.trainable_variables)
         self.fresh_optimizer = _numpy_copies(optimizer.variables)
         # Before training: a callback may change the learning rate, which
