@@ -28,13 +28,13 @@ import numpy as np
 import keras
 import kerasdrop  # registers the classes; no custom_objects below
 
-folder = sys.argv[1]
+folder, out = sys.argv[1], sys.argv[2]
 names = json.load(open(f"{folder}/names.json"))
 report = {}
 for name in names:
     model = keras.saving.load_model(f"{folder}/{name}.keras", safe_mode=True)
     x = np.load(f"{folder}/{name}_x.npy")
-    np.save(f"{folder}/{name}_loaded.npy",
+    np.save(f"{out}/{name}_loaded.npy",
             keras.ops.convert_to_numpy(model(x, training=False)))
     report[name] = kerasdrop.find_rates(model)
     # Learned rates (ConcreteDropout) are trainable weights, not rate
@@ -42,7 +42,7 @@ for name in names:
     for layer in model.layers:
         if getattr(layer, "rate_logit", None) is not None:
             report[name][f"{layer.name}/learned"] = layer.rate
-json.dump(report, open(f"{folder}/rates.json", "w"))
+json.dump(report, open(f"{out}/rates.json", "w"))
 """
 
 
@@ -78,12 +78,11 @@ def test_catalog_covers_every_registered_layer():
     )  # noqa: E501
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
-def test_every_layer_loads_in_a_fresh_process(backend, tmp_path):
-    # Saved on this run's backend, loaded on `backend`: a `.keras` file is
-    # the same on every backend, rates and weights included.
-    pytest.importorskip(backend)
+@pytest.fixture(scope="module")
+def saved_catalog(tmp_path_factory):
+    """Every layer's model saved once on this run's backend, with its input,
+    its inference output and its rates, for the loads of every backend."""
+    folder = tmp_path_factory.mktemp("catalog")
     expected, expected_rates = {}, {}
     for index, name in enumerate(LAYERS):
         model, layer, shape = _model(name)
@@ -101,7 +100,7 @@ def test_every_layer_loads_in_a_fresh_process(backend, tmp_path):
                 rate = np.log(rate / (1 - rate))  # The logit.
             variable.assign(rate)
         x = make_input(name, seed=index)
-        np.save(tmp_path / f"{name}_x.npy", x)
+        np.save(folder / f"{name}_x.npy", x)
         expected[name] = ops.convert_to_numpy(model(x, training=False))
         expected_rates[name] = {
             key: float(ops.convert_to_numpy(v)) for key, v in rates.items()
@@ -111,14 +110,26 @@ def test_every_layer_loads_in_a_fresh_process(backend, tmp_path):
                 key: 1 / (1 + np.exp(-value))
                 for key, value in expected_rates[name].items()
             }
-        model.save(tmp_path / f"{name}.keras")
-    (tmp_path / "names.json").write_text(json.dumps(list(LAYERS)))
+        model.save(folder / f"{name}.keras")
+    (folder / "names.json").write_text(json.dumps(list(LAYERS)))
+    return folder, expected, expected_rates
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_every_layer_loads_in_a_fresh_process(backend, saved_catalog, tmp_path):
+    # Saved on this run's backend, loaded on `backend`: a `.keras` file is
+    # the same on every backend, rates and weights included. The files are
+    # saved once and read by each backend's process; each writes its
+    # outputs to a folder of its own.
+    pytest.importorskip(backend)
+    folder, expected, expected_rates = saved_catalog
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
     env["PYTHONPATH"] = os.pathsep.join(
         [REPO] + [p for p in [env.get("PYTHONPATH")] if p]
     )
     subprocess.run(
-        [sys.executable, "-c", LOADER, str(tmp_path)],
+        [sys.executable, "-c", LOADER, str(folder), str(tmp_path)],
         env=env,
         check=True,
         timeout=300,
