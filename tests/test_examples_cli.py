@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from tests.distributed.harness import HANG_TIMEOUT
 from tests.example_scripts import EXAMPLES
 from tests.example_scripts import load_example
 
@@ -86,7 +87,7 @@ def test_help_imports_nothing_heavy_and_documents_every_option(name):
         [sys.executable, "-c", WRAPPER, path, SEPARATOR, *HEAVY],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_TIMEOUT,
         env=environment,
     )
     assert completed.returncode == 0, completed.stderr

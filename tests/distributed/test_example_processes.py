@@ -39,7 +39,6 @@ def test_example_processes_log_the_same_rates_and_losses(tmp_path):
         2,
         tmp_path,
         args=["--quick", "--epochs", "1", "--rows", "128"],
-        timeout=90,
         command_line=command_line,
     )
     histories = [result["history"] for result in results]

@@ -51,7 +51,6 @@ def processes(tmp_path_factory):
         script=SCRIPT,
         num_processes=NUM_PROCESSES,
         devices_per_process=DEVICES_PER_PROCESS,
-        timeout=50 * NUM_PROCESSES,
     )
 
 

@@ -38,7 +38,6 @@ def workers(tmp_path_factory):
         num_processes=2,
         backend="tensorflow",
         num_ports=2,
-        timeout=100,
     )
 
 

@@ -12,6 +12,8 @@ import sys
 import keras
 import pytest
 
+from tests.distributed.harness import HANG_TIMEOUT
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_fit.py")
 RATES = [0.1, 0.6, 0.3]
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -62,6 +64,6 @@ def test_mirrored_strategy_two_devices_use_scheduled_rates(tmp_path, unit):
         [sys.executable, SCRIPT, "mirrored", str(output), unit],
         env=_env(),
         check=True,
-        timeout=300,
+        timeout=HANG_TIMEOUT,
     )
     _check(json.loads(output.read_text()), num_replicas=2)

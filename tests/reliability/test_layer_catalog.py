@@ -13,6 +13,7 @@ from keras import ops
 
 import kerasdrop
 from kerasdrop.models.walk import rate_holders
+from tests.distributed.harness import HANG_TIMEOUT
 from tests.reliability.catalog import INTEGER_INPUTS
 from tests.reliability.catalog import LAYERS
 from tests.reliability.catalog import LEARNED_RATES
@@ -132,7 +133,7 @@ def test_every_layer_loads_in_a_fresh_process(backend, saved_catalog, tmp_path):
         [sys.executable, "-c", LOADER, str(folder), str(tmp_path)],
         env=env,
         check=True,
-        timeout=300,
+        timeout=HANG_TIMEOUT,
     )
     loaded_rates = json.loads((tmp_path / "rates.json").read_text())
     for name in LAYERS:
