@@ -252,17 +252,25 @@ def monitor_overhead(args):
 
         return run
 
-    runs = {"fit": fitter(0)}
+    # A second head without the monitor: the A/A control, whose ratio to
+    # the first says how far two copies of the same fit differ here.
+    runs = {"fit": fitter(0), AA_VARIANT: fitter(0)}
     for every in args.every:
         runs[_monitor_variant(every)] = fitter(every)
     runs[FORWARD_VARIANT] = fitter("forward")
-    times = time_interleaved(runs, args.rounds)
+    cpu = {}
+    times = time_interleaved(runs, args.rounds, cpu_times=cpu)
     rows = summarize(times, "fit")
+    cpu_rows = [
+        {**row, "variant": f"{row['variant']}, CPU time"}
+        for row in summarize(cpu, "fit")
+    ]
     # The time inside the callback over the time of the fit it was in: a
     # direct reading of the overhead, less exposed to a busy machine. The
     # warm-up fits are left out of the medians; the first monitored one
     # builds and compiles, and is reported on its own.
     warmup = len(args.every)
+    rows.extend(cpu_rows)
     rows.append(
         {
             "variant": "  first monitored fit (compiles): s, share",
@@ -314,6 +322,7 @@ def monitor_overhead(args):
 
 
 FORWARD_VARIANT = "fit + compiled forward pass of the probe only"
+AA_VARIANT = "fit (A/A copy)"
 
 
 def _monitor_variant(every):
