@@ -101,3 +101,30 @@ def test_shared_run_failure_fails_every_caller(tmp_path_factory, script):
     for _ in range(2):
         with pytest.raises(harness.ProcessesFailed, match="gives up"):
             harness.shared_run(tmp_path_factory, "shared_fail", **kwargs)
+
+
+def test_hang_timeout_is_generous_and_set_by_the_environment():
+    # Far above the slowest healthy run (over 100 s on a loaded 2-core
+    # machine) by default; a slower machine may raise it.
+    import subprocess
+    import sys
+
+    def hang_timeout(value):
+        env = dict(os.environ, PYTHONPATH=harness.REPO)
+        env.pop("KERASDROP_TEST_HANG_TIMEOUT", None)
+        if value is not None:
+            env["KERASDROP_TEST_HANG_TIMEOUT"] = value
+        code = "from tests.distributed import harness\n"
+        code += "print(harness.HANG_TIMEOUT)"
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return float(result.stdout)
+
+    assert hang_timeout(None) == 600
+    assert hang_timeout("1234.5") == 1234.5
