@@ -20,13 +20,22 @@ from kerasdrop.layers.rates import Rate
 from kerasdrop.layers.rates import RateMixin
 from kerasdrop.layers.rates import validate_rate
 
+# On JAX, rows of at most this many ids compare every pair of ids: XLA
+# fuses the `length ** 2` comparisons into one pass, several times faster
+# than a sort there. TensorFlow's and PyTorch's kernels run one by one, and
+# a sort of short rows is faster there (`benchmarks/bench_family.py`).
+PAIRWISE_MAX_LENGTH = 128
+
 
 def shared_noise(ids, noise):
     """Gives all occurrences of an id in a row the same noise value.
 
-    The `k`-th smallest distinct id of row `b` takes `noise[b, k]`, so each
-    distinct id of a row gets one independent draw, and the work is a sort
-    of the ids: no draw per word of the vocabulary.
+    Each distinct id of a row takes one of the row's noise values, a
+    different one for each distinct id, so distinct ids get independent
+    draws and the work is a sort or a comparison of the ids: no draw per
+    word of the vocabulary. The `k`-th smallest distinct id of row `b`
+    takes `noise[b, k]`; on JAX, in rows of at most `PAIRWISE_MAX_LENGTH`
+    ids, each id takes the noise at its first occurrence instead.
 
     Args:
         ids: Integer tensor `(batch, length)`.
@@ -37,10 +46,35 @@ def shared_noise(ids, noise):
 
     Examples:
         >>> ids = np.array([[5, 2, 5, 7, 2]])
-        >>> noise = np.array([[0.9, 0.2, 0.6, 0.0, 0.0]], "float32")
-        >>> print(keras.ops.convert_to_numpy(shared_noise(ids, noise)))
-        [[0.2 0.9 0.2 0.6 0.9]]
+        >>> noise = np.array([[0.9, 0.2, 0.6, 0.0, 0.1]], "float32")
+        >>> shared = keras.ops.convert_to_numpy(shared_noise(ids, noise))
+        >>> bool(shared[0, 0] == shared[0, 2] and shared[0, 1] == shared[0, 4])
+        True
+        >>> len(set(shared[0].tolist()))  # one value per distinct id
+        3
     """
+    length = ids.shape[-1]
+    if (
+        keras.backend.backend() == "jax"
+        and isinstance(length, int)
+        and length <= PAIRWISE_MAX_LENGTH
+    ):
+        return _noise_of_first_occurrence(ids, noise)
+    return _noise_of_rank(ids, noise)
+
+
+def _noise_of_first_occurrence(ids, noise):
+    """Each position takes the noise of its id's first occurrence in the
+    row: the smallest position holding the same id."""
+    length = ids.shape[-1]
+    positions = ops.arange(length, dtype="int32")
+    same = ops.equal(ops.expand_dims(ids, -1), ops.expand_dims(ids, -2))
+    first = ops.min(ops.where(same, positions, length), axis=-1)
+    return ops.take_along_axis(noise, first, axis=-1)
+
+
+def _noise_of_rank(ids, noise):
+    """The `k`-th smallest distinct id of row `b` takes `noise[b, k]`."""
     order = ops.argsort(ids, axis=-1)
     sorted_ids = ops.take_along_axis(ids, order, axis=-1)
     starts = ops.not_equal(sorted_ids[:, 1:], sorted_ids[:, :-1])
@@ -127,8 +161,8 @@ class EmbeddingDropout(RateMixin, keras.layers.Embedding):
     `Embedding`) or a `tf.RaggedTensor`; a quantized layer drops words too.
     A model's `.weights.h5` file is keyed by layer class in Keras 3, so
     move a whole model's weights between the two with `get_weights()` and
-    `set_weights()`. The mask costs a sort of each sequence's ids, not
-    a draw per word of the vocabulary.
+    `set_weights()`. The mask costs a sort of each sequence's ids, not a draw
+    per word of the vocabulary.
 
     Reference: Gal and Ghahramani, 2016, "A Theoretically Grounded
     Application of Dropout in Recurrent Neural Networks".

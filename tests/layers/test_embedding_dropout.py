@@ -4,6 +4,9 @@ import pytest
 from keras import ops
 
 import kerasdrop
+from kerasdrop.layers.embedding_dropout import PAIRWISE_MAX_LENGTH
+from kerasdrop.layers.embedding_dropout import _noise_of_first_occurrence
+from kerasdrop.layers.embedding_dropout import _noise_of_rank
 from kerasdrop.layers.embedding_dropout import embedding_dropout_mask
 from kerasdrop.layers.embedding_dropout import shared_noise
 from tests.fit_probes import ZeroFraction
@@ -33,16 +36,52 @@ def _layer(rate, vocabulary=VOCABULARY, dim=3, **kwargs):
     )
 
 
-def test_shared_noise_by_hand():
+def test_noise_of_first_occurrence_by_hand():
+    # Each id takes the noise at its first occurrence: 5 at 0, 2 at 1,
+    # 7 at 3.
+    ids = np.array([[5, 2, 5, 7, 2], [1, 1, 1, 1, 1]])
+    noise = np.array(
+        [[0.9, 0.2, 0.6, 0.0, 0.1], [0.3, 0.8, 0.8, 0.8, 0.8]], "float32"
+    )
+    np.testing.assert_allclose(
+        _numpy(_noise_of_first_occurrence(ids, noise)),
+        [[0.9, 0.2, 0.9, 0.0, 0.2], [0.3, 0.3, 0.3, 0.3, 0.3]],
+    )
+
+
+def test_noise_of_rank_by_hand():
     # Distinct ids of the row, sorted: 2, 5, 7 take noise[0], [1], [2].
     ids = np.array([[5, 2, 5, 7, 2], [1, 1, 1, 1, 1]])
     noise = np.array(
         [[0.9, 0.2, 0.6, 0.0, 0.0], [0.3, 0.8, 0.8, 0.8, 0.8]], "float32"
     )
     np.testing.assert_allclose(
-        _numpy(shared_noise(ids, noise)),
+        _numpy(_noise_of_rank(ids, noise)),
         [[0.2, 0.9, 0.2, 0.6, 0.9], [0.3, 0.3, 0.3, 0.3, 0.3]],
     )
+
+
+@pytest.mark.parametrize(
+    "function",
+    [shared_noise, _noise_of_first_occurrence, _noise_of_rank],
+    ids=lambda function: function.__name__,
+)
+@pytest.mark.parametrize(
+    "length", [PAIRWISE_MAX_LENGTH, PAIRWISE_MAX_LENGTH + 1]
+)
+def test_shared_noise_is_one_distinct_draw_per_distinct_id(function, length):
+    # Equal ids of a row get equal noise and distinct ids distinct noise
+    # (a row's noise values are all different here), taken from the row.
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 40, (6, length))
+    noise = rng.permutation(6 * length).reshape(6, length).astype("float32")
+    shared = _numpy(function(ids, noise))
+    for row_ids, row_noise, row_shared in zip(ids, noise, shared):
+        same_id = row_ids[:, None] == row_ids[None, :]
+        np.testing.assert_array_equal(
+            row_shared[:, None] == row_shared[None, :], same_id
+        )
+        assert set(row_shared) <= set(row_noise)
 
 
 def test_every_occurrence_of_a_dropped_word_is_zero_by_hand():
