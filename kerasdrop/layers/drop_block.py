@@ -140,26 +140,41 @@ def drop_block_mask(shape, rate, block_size, seed, couple_channels=False):
     gamma = drop_block_gamma(rate, height, width, block_height, block_width)
     # Positions where a whole block fits: the block of a seed at row i
     # spans rows i - block_height // 2 ... i + (block_height - 1) // 2.
-    rows = ops.arange(height)[:, None]
-    columns = ops.arange(width)[None, :]
-    valid = ops.logical_and(
-        ops.logical_and(
-            rows >= block_height // 2,
-            rows < height - (block_height - 1) // 2,
-        ),
-        ops.logical_and(
-            columns >= block_width // 2,
-            columns < width - (block_width - 1) // 2,
-        ),
-    )
-    # A seed is a draw below gamma at a valid position: the threshold is 0
-    # elsewhere, which no draw in [0, 1) is below. One comparison over the
-    # map, not a comparison and a logical and.
-    threshold = ops.where(valid, gamma, 0.0)[None, :, :, None]
-    noise = keras.random.uniform(
-        (batch, height, width, channels), seed=seed, dtype="float32"
-    )
-    seeds = ops.cast(ops.less(noise, threshold), "float32")
+    before = (block_height // 2, block_width // 2)
+    after = ((block_height - 1) // 2, (block_width - 1) // 2)
+    if isinstance(height, int) and isinstance(width, int):
+        # Only those positions draw (a 5x5 block on a 32x32 map: 77% of
+        # the numbers), and the seeds are padded with zeros to the map.
+        noise = keras.random.uniform(
+            (
+                batch,
+                height - before[0] - after[0],
+                width - before[1] - after[1],
+                channels,
+            ),
+            seed=seed,
+            dtype="float32",
+        )
+        seeds = ops.cast(ops.less(noise, gamma), "float32")
+        seeds = ops.pad(
+            seeds,
+            ((0, 0), (before[0], after[0]), (before[1], after[1]), (0, 0)),
+        )
+    else:
+        # A size known only at run time: every position draws, and the
+        # threshold is 0 where no block fits, which no draw in [0, 1) is
+        # below (a map smaller than the block stays whole).
+        rows = ops.arange(height)[:, None]
+        columns = ops.arange(width)[None, :]
+        valid = ops.logical_and(
+            ops.logical_and(rows >= before[0], rows < height - after[0]),
+            ops.logical_and(columns >= before[1], columns < width - after[1]),
+        )
+        threshold = ops.where(valid, gamma, 0.0)[None, :, :, None]
+        noise = keras.random.uniform(
+            (batch, height, width, channels), seed=seed, dtype="float32"
+        )
+        seeds = ops.cast(ops.less(noise, threshold), "float32")
     # A max over the block around each position spreads every seed over
     # its block; "same" padding puts (k - 1) // 2 before and k // 2 after,
     # which matches the span above for odd and even sizes. The max over a

@@ -246,10 +246,21 @@ def test_mask_is_the_block_spread_of_its_seeds(
 ):
     # The same integer seed draws the same uniform numbers: the mask is an
     # exact function of them, whatever pooling computes it.
+    # Only the positions where a whole block fits draw, in order.
     noise_shape = (*shape[:3], 1) if couple_channels else shape
-    noise = _numpy(keras.random.uniform(noise_shape, seed=7, dtype="float32"))
-    mask = _numpy(drop_block_mask(shape, 0.3, block_size, 7, couple_channels))
-    expected = _reference_mask(noise, 0.3, *block_size)
+    batch, height, width, channels = noise_shape
+    block_height, block_width = block_size
+    top, left = block_height // 2, block_width // 2
+    rows, columns = height - block_height + 1, width - block_width + 1
+    drawn = keras.random.uniform(
+        (batch, rows, columns, channels), seed=7, dtype="float32"
+    )
+    noise = np.ones(noise_shape, "float32")
+    noise[:, top : top + rows, left : left + columns] = _numpy(drawn)
+    # At rate 0.6 a map of these sizes has no seed with probability
+    # at most 0.0003, so every case tests some blocks.
+    mask = _numpy(drop_block_mask(shape, 0.6, block_size, 7, couple_channels))
+    expected = _reference_mask(noise, 0.6, *block_size)
     assert 0 < expected.mean() < 1
     assert mask.shape == noise_shape
     np.testing.assert_array_equal(mask, expected)
