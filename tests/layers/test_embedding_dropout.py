@@ -36,28 +36,24 @@ def _layer(rate, vocabulary=VOCABULARY, dim=3, **kwargs):
     )
 
 
-def test_noise_of_first_occurrence_by_hand():
-    # Each id takes the noise at its first occurrence: 5 at 0, 2 at 1,
-    # 7 at 3.
+@pytest.mark.parametrize(
+    "function, expected",
+    [
+        # Each id takes the noise at its first occurrence: 5 at 0, 2 at 1,
+        # 7 at 3.
+        (_noise_of_first_occurrence, [0.9, 0.2, 0.9, 0.0, 0.2]),
+        # Distinct ids of the row, sorted: 2, 5, 7 take noise[0], [1], [2].
+        (_noise_of_rank, [0.2, 0.9, 0.2, 0.6, 0.9]),
+    ],
+    ids=["first_occurrence", "rank"],
+)
+def test_shared_noise_by_hand(function, expected):
     ids = np.array([[5, 2, 5, 7, 2], [1, 1, 1, 1, 1]])
     noise = np.array(
         [[0.9, 0.2, 0.6, 0.0, 0.1], [0.3, 0.8, 0.8, 0.8, 0.8]], "float32"
     )
     np.testing.assert_allclose(
-        _numpy(_noise_of_first_occurrence(ids, noise)),
-        [[0.9, 0.2, 0.9, 0.0, 0.2], [0.3, 0.3, 0.3, 0.3, 0.3]],
-    )
-
-
-def test_noise_of_rank_by_hand():
-    # Distinct ids of the row, sorted: 2, 5, 7 take noise[0], [1], [2].
-    ids = np.array([[5, 2, 5, 7, 2], [1, 1, 1, 1, 1]])
-    noise = np.array(
-        [[0.9, 0.2, 0.6, 0.0, 0.0], [0.3, 0.8, 0.8, 0.8, 0.8]], "float32"
-    )
-    np.testing.assert_allclose(
-        _numpy(_noise_of_rank(ids, noise)),
-        [[0.2, 0.9, 0.2, 0.6, 0.9], [0.3, 0.3, 0.3, 0.3, 0.3]],
+        _numpy(function(ids, noise)), [expected, [0.3] * 5]
     )
 
 
